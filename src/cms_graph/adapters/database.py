@@ -1,0 +1,244 @@
+"""Connections for the tables this project owns: projections, keys and lookups.
+
+The event store's own tables are managed by the ``eventsourcing`` library; these are the
+rest. SQL in this project is written once with ``:name`` parameters and runs on both
+SQLite and PostgreSQL; ``Database.sql`` converts it for psycopg.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+Dialect = Literal["sqlite", "postgres"]
+Row = Mapping[str, Any]
+
+_NAMED_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+@lru_cache(maxsize=512)
+def to_pyformat(statement: str) -> str:
+    """Rewrite ``:name`` parameters as psycopg's ``%(name)s``, leaving ``::type`` casts."""
+    escaped = statement.replace("%", "%%")
+    return _NAMED_PARAMETER.sub(r"%(\1)s", escaped)
+
+
+def _adapt_datetime(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r} cannot be stored; use UTC")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _convert_timestamp(raw: bytes) -> datetime:
+    return datetime.strptime(raw.decode(), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+# SQLite stores UTC timestamps as fixed-width text, so they sort in time order.
+sqlite3.register_adapter(datetime, _adapt_datetime)
+sqlite3.register_converter("TIMESTAMPTZ", _convert_timestamp)
+
+
+class Cursor(Protocol):
+    def execute(self, statement: str, parameters: Mapping[str, Any] = ...) -> None: ...
+    def executemany(self, statement: str, rows: Sequence[Mapping[str, Any]]) -> None: ...
+    def fetchone(self) -> Row | None: ...
+    def fetchall(self) -> list[Row]: ...
+    @property
+    def rowcount(self) -> int: ...
+
+
+class _SQLiteCursor:
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._cursor = cursor
+
+    def execute(self, statement: str, parameters: Mapping[str, Any] = {}) -> None:  # noqa: B006
+        self._cursor.execute(statement, parameters)
+
+    def executemany(self, statement: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        self._cursor.executemany(statement, rows)
+
+    def fetchone(self) -> Row | None:
+        row = self._cursor.fetchone()
+        return dict(row) if row is not None else None
+
+    def fetchall(self) -> list[Row]:
+        return [dict(row) for row in self._cursor.fetchall()]
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+
+class _PostgresCursor:
+    def __init__(self, cursor: psycopg.Cursor[dict[str, Any]]) -> None:
+        self._cursor = cursor
+
+    def execute(self, statement: str, parameters: Mapping[str, Any] = {}) -> None:  # noqa: B006
+        self._cursor.execute(to_pyformat(statement), parameters)
+
+    def executemany(self, statement: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        self._cursor.executemany(to_pyformat(statement), rows)
+
+    def fetchone(self) -> Row | None:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Row]:
+        return self._cursor.fetchall()
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+
+class Database(Protocol):
+    dialect: Dialect
+
+    def transaction(self) -> Any:
+        """Context manager yielding a Cursor inside one committed-or-rolled-back write."""
+
+    def read(self) -> Any:
+        """Context manager yielding a Cursor for reads."""
+
+    def run_script(self, script: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SQLiteDatabase:
+    """A small pool of SQLite connections to one file.
+
+    Writes start with ``BEGIN IMMEDIATE`` so that two writers serialise on the file lock
+    at the start of a transaction instead of failing at commit.
+    """
+
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, path: Path, *, pool_size: int = 8, busy_timeout_seconds: float = 30.0):
+        self.path = path
+        self._timeout = busy_timeout_seconds
+        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue(maxsize=pool_size)
+        self._lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(
+            self.path,
+            timeout=self._timeout,
+            isolation_level=None,
+            check_same_thread=False,
+            detect_types=sqlite3.PARSE_DECLTYPES,
+        )
+        connection.row_factory = sqlite3.Row
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        return connection
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        try:
+            connection = self._idle.get_nowait()
+        except queue.Empty:
+            connection = self._connect()
+        try:
+            yield connection
+        finally:
+            if connection.in_transaction:
+                connection.rollback()
+            try:
+                self._idle.put_nowait(connection)
+            except queue.Full:
+                connection.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        with self._connection() as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SQLiteCursor(connection.cursor())
+            except BaseException:
+                connection.rollback()
+                raise
+            connection.commit()
+
+    @contextmanager
+    def read(self) -> Iterator[Cursor]:
+        with self._connection() as connection:
+            yield _SQLiteCursor(connection.cursor())
+
+    def run_script(self, script: str) -> None:
+        with self._connection() as connection:
+            connection.executescript(script)
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
+
+
+class PostgresDatabase:
+    dialect: Dialect = "postgres"
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+        self.url = url
+        self.pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            kwargs={"row_factory": dict_row, "autocommit": True},
+            open=True,
+            name="cms-graph",
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        with self.pool.connection() as connection, connection.transaction():
+            with connection.cursor() as cursor:
+                yield _PostgresCursor(cursor)
+
+    @contextmanager
+    def read(self) -> Iterator[Cursor]:
+        with self.pool.connection() as connection, connection.cursor() as cursor:
+            yield _PostgresCursor(cursor)
+
+    def run_script(self, script: str) -> None:
+        with self.pool.connection() as connection, connection.transaction():
+            connection.execute(script.encode())
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def in_clause(name: str, values: Sequence[Any], parameters: dict[str, Any]) -> str:
+    """Return ``(:name_0, :name_1, …)`` and add the values to ``parameters``."""
+    placeholders = []
+    for index, value in enumerate(values):
+        key = f"{name}_{index}"
+        parameters[key] = value
+        placeholders.append(f":{key}")
+    return "(" + ", ".join(placeholders) + ")"
+
+
+__all__ = [
+    "Cursor",
+    "Database",
+    "Dialect",
+    "PostgresDatabase",
+    "Row",
+    "SQLiteDatabase",
+    "in_clause",
+    "to_pyformat",
+]

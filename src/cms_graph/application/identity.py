@@ -1,0 +1,110 @@
+"""Who is calling, and what their role and unit let them see and do.
+
+Staff see and act on complaints of their own unit and the units below it; the roles in
+``PROVINCE_WIDE_ROLES`` see the whole province. Every query path and command goes
+through ``AccessPolicy``, so the rule lives in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cms_graph.domain.errors import Forbidden, Unauthenticated
+from cms_graph.domain.units import UnitHierarchy
+from cms_graph.domain.values import Actor, Role
+
+PROVINCE_WIDE_ROLES = frozenset({Role.COMPLAINT_CELL, Role.INTEGRITY_UNIT, Role.ADDL_IGP, Role.IGP})
+SUPERVISOR_ROLES = frozenset(
+    {Role.SDPO, Role.DPO, Role.RPO, Role.ADDL_IGP, Role.IGP, Role.COMPLAINT_CELL}
+)
+# Roles that handle complaints. INTEGRITY_UNIT only reads and adds notes; INTEGRATOR and
+# ADMIN reach complaints through integrations and administration, not case handling.
+CASE_HANDLING_ROLES = SUPERVISOR_ROLES | {Role.FRONT_DESK, Role.HELPLINE_AGENT, Role.SHO}
+NOTE_ROLES = CASE_HANDLING_ROLES | {Role.INTEGRITY_UNIT}
+# Station-level officers are the ones most often complained about, so SHOs see complainant
+# details masked; the circle level (SDPO) and above, intake staff and oversight see them.
+PERSONAL_DATA_ROLES = frozenset(
+    {
+        Role.FRONT_DESK,
+        Role.HELPLINE_AGENT,
+        Role.SDPO,
+        Role.DPO,
+        Role.RPO,
+        Role.ADDL_IGP,
+        Role.IGP,
+        Role.COMPLAINT_CELL,
+        Role.INTEGRITY_UNIT,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: a staff user or integrator with a verified token, or an anonymous citizen."""
+
+    user_id: str | None = None
+    role: Role | None = None
+    unit_id: str | None = None
+    amr: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def anonymous(cls) -> Principal:
+        return cls()
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.user_id is not None and self.role is not None
+
+    @property
+    def has_second_factor(self) -> bool:
+        return "otp" in self.amr
+
+    def as_actor(self) -> Actor:
+        if not self.is_authenticated:
+            return Actor.complainant()
+        assert self.user_id is not None and self.role is not None and self.unit_id is not None
+        return Actor.staff(self.user_id, self.role, self.unit_id)
+
+
+class AccessPolicy:
+    def __init__(self, units: UnitHierarchy) -> None:
+        self.units = units
+
+    def require_authenticated(self, principal: Principal) -> None:
+        if not principal.is_authenticated:
+            raise Unauthenticated("this operation needs a staff token in the Authorization header")
+
+    def require_role(self, principal: Principal, roles: frozenset[Role], action: str) -> None:
+        self.require_authenticated(principal)
+        if principal.role not in roles:
+            allowed = ", ".join(sorted(role.value for role in roles))
+            raise Forbidden(f"role {principal.role} may not {action}; allowed roles: {allowed}")
+
+    def scope_path(self, principal: Principal) -> str | None:
+        """Return the unit path prefix the caller may see, or None for the whole province."""
+        self.require_authenticated(principal)
+        if principal.role in PROVINCE_WIDE_ROLES:
+            return None
+        assert principal.unit_id is not None
+        return self.units.path(principal.unit_id)
+
+    def can_see_unit(self, principal: Principal, unit_path: str) -> bool:
+        scope = self.scope_path(principal)
+        return scope is None or unit_path.startswith(scope)
+
+    def can_see_personal_data(self, principal: Principal) -> bool:
+        return principal.role in PERSONAL_DATA_ROLES
+
+    def is_supervisor(self, principal: Principal) -> bool:
+        return principal.role in SUPERVISOR_ROLES
+
+
+__all__ = [
+    "CASE_HANDLING_ROLES",
+    "NOTE_ROLES",
+    "PERSONAL_DATA_ROLES",
+    "PROVINCE_WIDE_ROLES",
+    "SUPERVISOR_ROLES",
+    "AccessPolicy",
+    "Principal",
+]

@@ -1,0 +1,131 @@
+"""The one place that wires adapters into the application.
+
+``build_container`` turns settings into a ready ``Container``: database, event store,
+vault, unit hierarchy, use cases, queries and projection runners. Tests build their own
+containers with a SQLite file or a PostgreSQL database and, where time matters, a
+``ManualClock``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cms_graph.adapters.clock import Clock, SystemClock
+from cms_graph.adapters.database import Database, PostgresDatabase, SQLiteDatabase
+from cms_graph.adapters.event_store import (
+    ComplaintEventStore,
+    event_store_env,
+    open_event_store,
+)
+from cms_graph.adapters.migrations import migrate
+from cms_graph.adapters.tracking_numbers import TrackingNumberIndex
+from cms_graph.adapters.unit_files import load_hierarchy
+from cms_graph.adapters.vault import PersonalDataVault
+from cms_graph.application.complaints import ComplaintService
+from cms_graph.application.identity import AccessPolicy
+from cms_graph.application.queries import ComplaintQueries
+from cms_graph.domain.units import UnitHierarchy
+from cms_graph.projections.complaints import ComplaintViewProjector
+from cms_graph.projections.runner import ProjectionRunner
+from cms_graph.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    clock: Clock
+    units: UnitHierarchy
+    database: Database
+    event_store: ComplaintEventStore
+    vault: PersonalDataVault
+    tracking_numbers: TrackingNumberIndex
+    access: AccessPolicy
+    complaints: ComplaintService
+    queries: ComplaintQueries
+    complaint_projection: ProjectionRunner
+    # Called after each commit, after the read model caught up; the worker setup uses it
+    # to send the catch-up message for the other projections.
+    commit_listeners: list[Callable[[int], None]] = field(default_factory=list)
+
+    @property
+    def projections(self) -> list[ProjectionRunner]:
+        return [self.complaint_projection]
+
+    def catch_up_all(self) -> int:
+        return sum(runner.catch_up() for runner in self.projections)
+
+    def after_commit(self, notification_id: int) -> None:
+        # Read-your-writes: the complaint view includes this commit before the mutation
+        # answers. Running it here is safe beside the workers: batches take turns.
+        self.complaint_projection.catch_up(until=notification_id)
+        for listener in self.commit_listeners:
+            listener(notification_id)
+
+    def close(self) -> None:
+        self.event_store.close()
+        self.database.close()
+
+
+def open_database(settings: Settings) -> Database:
+    if settings.database_url:
+        return PostgresDatabase(settings.database_url)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return SQLiteDatabase(settings.sqlite_path)
+
+
+def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
+    clock = clock or SystemClock()
+    units = load_hierarchy(settings.units_file)
+    database = open_database(settings)
+    migrate(database)
+    vault = PersonalDataVault(database)
+    vault.create_tables()
+    tracking_numbers = TrackingNumberIndex(database)
+    tracking_numbers.create_tables()
+
+    event_store = open_event_store(
+        event_store_env(
+            database_url=settings.database_url, sqlite_path=str(settings.sqlite_path)
+        )
+    )
+    access = AccessPolicy(units)
+    complaint_projection = ProjectionRunner(
+        database,
+        event_store,
+        ComplaintViewProjector(units),
+        batch_size=settings.projection_batch_size,
+    )
+    complaints = ComplaintService(
+        event_store=event_store,
+        vault=vault,
+        tracking_numbers=tracking_numbers,
+        access=access,
+        clock=clock,
+    )
+    container = Container(
+        settings=settings,
+        clock=clock,
+        units=units,
+        database=database,
+        event_store=event_store,
+        vault=vault,
+        tracking_numbers=tracking_numbers,
+        access=access,
+        complaints=complaints,
+        queries=ComplaintQueries(database, access, vault, clock),
+        complaint_projection=complaint_projection,
+    )
+    complaints.after_commit = container.after_commit
+    logger.info(
+        "container ready: store=%s, units=%d",
+        "postgres" if settings.database_url else "sqlite",
+        len(units),
+    )
+    return container
+
+
+__all__ = ["Container", "build_container", "open_database"]

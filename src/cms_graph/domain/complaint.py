@@ -1,0 +1,388 @@
+"""The ``Complaint`` aggregate: a complaint's lifecycle as a stream of immutable events.
+
+Command methods are imperatives (``acknowledge``, ``resolve``); each checks its rule in a
+``check_…`` step first, so a rejected command raises before any event is triggered and
+nothing is written. Events are past-tense facts named as the API shows them
+(``ComplaintLodged``). Complainant personal data arrives already sealed by the caller:
+the aggregate never sees it in plain text.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from cms_graph.domain.errors import InvalidInput, InvalidTransition
+from cms_graph.domain.values import (
+    FINAL_STATUSES,
+    OPEN_STATUSES,
+    Actor,
+    Channel,
+    ComplaintCategory,
+    ComplaintStatus,
+    Language,
+    Outcome,
+)
+
+MAX_TEXT_LENGTH = 5000
+MAX_REASON_LENGTH = 1000
+
+
+def check_text(value: str, field: str, *, required: bool = True, limit: int = MAX_TEXT_LENGTH) -> str:
+    """Return ``value`` stripped, or raise InvalidInput naming ``field``."""
+    text = value.strip()
+    if required and not text:
+        raise InvalidInput(f"{field} is required and must not be blank", field=(field,))
+    if len(text) > limit:
+        raise InvalidInput(
+            f"{field} is {len(text)} characters long; the maximum is {limit}", field=(field,)
+        )
+    return text
+
+
+class Complaint(Aggregate):
+    """A citizen's complaint about police conduct, from lodging to closure."""
+
+    class Event(Aggregate.Event):
+        """Common fields: who acted, through which channel, and when it happened.
+
+        ``occurred_at`` is when the action happened in the world; the library's
+        ``timestamp`` is when the event was recorded. They differ for imported history.
+        """
+
+        actor: Actor
+        channel: Channel
+        occurred_at: datetime
+
+    class ComplaintLodged(Aggregate.Created, Event):
+        tracking_number: str
+        category: ComplaintCategory
+        description: str
+        district_id: str
+        station_id: str | None
+        unit_id: str
+        incident_at: datetime | None
+        language: Language
+        complainant_sealed: bytes
+        phone_digest: str
+
+    class ComplaintAcknowledged(Event):
+        note: str | None
+
+        def apply(self, aggregate: Complaint) -> None:
+            aggregate.acknowledged_at = self.occurred_at
+            if aggregate.status in (ComplaintStatus.LODGED, ComplaintStatus.REOPENED):
+                aggregate.status = ComplaintStatus.ACKNOWLEDGED
+
+    class ComplaintAssigned(Event):
+        officer_id: str
+        unit_id: str
+        reason: str | None
+
+        def apply(self, aggregate: Complaint) -> None:
+            aggregate.status = ComplaintStatus.ASSIGNED
+            aggregate.assigned_officer_id = self.officer_id
+            aggregate.unit_id = self.unit_id
+
+    class NoteAdded(Event):
+        text: str
+        internal: bool
+
+        def apply(self, aggregate: Complaint) -> None:
+            pass
+
+    class ComplaintEscalated(Event):
+        reason: str | None
+        from_level: int
+        to_level: int
+        from_unit_id: str
+        to_unit_id: str
+
+        def apply(self, aggregate: Complaint) -> None:
+            aggregate.escalation_level = self.to_level
+            aggregate.unit_id = self.to_unit_id
+
+    class ComplaintResolved(Event):
+        outcome: Outcome
+        summary: str
+
+        def apply(self, aggregate: Complaint) -> None:
+            aggregate.status = ComplaintStatus.RESOLVED
+            aggregate.outcome = Outcome(self.outcome)
+            aggregate.resolved_at = self.occurred_at
+            aggregate.resolved_by = self.actor
+            aggregate.feedback_satisfied = None
+
+    class FeedbackRecorded(Event):
+        satisfied: bool
+        comment: str | None
+
+        def apply(self, aggregate: Complaint) -> None:
+            aggregate.feedback_satisfied = self.satisfied
+
+    class ComplaintReopened(Event):
+        reason: str
+
+        def apply(self, aggregate: Complaint) -> None:
+            aggregate.status = ComplaintStatus.REOPENED
+            aggregate.outcome = None
+            aggregate.resolved_at = None
+            aggregate.closed_at = None
+            aggregate.acknowledged_at = None
+            aggregate.feedback_satisfied = None
+            aggregate.reopen_count += 1
+
+    class ComplaintClosed(Event):
+        reason: str | None
+
+        def apply(self, aggregate: Complaint) -> None:
+            aggregate.status = ComplaintStatus.CLOSED
+            aggregate.closed_at = self.occurred_at
+
+    class ComplaintWithdrawn(Event):
+        reason: str | None
+
+        def apply(self, aggregate: Complaint) -> None:
+            aggregate.status = ComplaintStatus.WITHDRAWN
+            aggregate.withdrawn_at = self.occurred_at
+
+    def __init__(
+        self,
+        tracking_number: str,
+        category: ComplaintCategory,
+        description: str,
+        district_id: str,
+        station_id: str | None,
+        unit_id: str,
+        incident_at: datetime | None,
+        language: Language,
+        complainant_sealed: bytes,
+        phone_digest: str,
+        actor: Actor,
+        channel: Channel,
+        occurred_at: datetime,
+    ) -> None:
+        self.tracking_number = tracking_number
+        self.category = ComplaintCategory(category)
+        self.description = description
+        self.district_id = district_id
+        self.station_id = station_id
+        self.unit_id = unit_id
+        self.incident_at = incident_at
+        self.language = Language(language)
+        self.complainant_sealed = complainant_sealed
+        self.phone_digest = phone_digest
+        self.channel = Channel(channel)
+        self.lodged_by = actor
+        self.lodged_at = occurred_at
+        self.status = ComplaintStatus.LODGED
+        self.escalation_level = 0
+        self.assigned_officer_id: str | None = None
+        self.acknowledged_at: datetime | None = None
+        self.resolved_at: datetime | None = None
+        self.resolved_by: Actor | None = None
+        self.closed_at: datetime | None = None
+        self.withdrawn_at: datetime | None = None
+        self.outcome: Outcome | None = None
+        self.feedback_satisfied: bool | None = None
+        self.reopen_count = 0
+
+    @classmethod
+    def lodge(
+        cls,
+        *,
+        complaint_id: UUID,
+        tracking_number: str,
+        category: ComplaintCategory,
+        description: str,
+        district_id: str,
+        station_id: str | None,
+        unit_id: str,
+        incident_at: datetime | None,
+        language: Language,
+        complainant_sealed: bytes,
+        phone_digest: str,
+        actor: Actor,
+        channel: Channel,
+        occurred_at: datetime,
+    ) -> Complaint:
+        description = check_text(description, "description")
+        if incident_at is not None and incident_at > occurred_at:
+            raise InvalidInput("incidentAt must not be in the future", field=("incidentAt",))
+        return cls._create(
+            cls.ComplaintLodged,
+            id=complaint_id,
+            tracking_number=tracking_number,
+            category=category,
+            description=description,
+            district_id=district_id,
+            station_id=station_id,
+            unit_id=unit_id,
+            incident_at=incident_at,
+            language=language,
+            complainant_sealed=complainant_sealed,
+            phone_digest=phone_digest,
+            actor=actor,
+            channel=channel,
+            occurred_at=occurred_at,
+        )
+
+    # Rule checks. Each raises InvalidTransition naming the status that forbids the command.
+
+    def check_status(self, command: str, allowed: frozenset[ComplaintStatus]) -> None:
+        if self.status not in allowed:
+            names = ", ".join(sorted(status.value for status in allowed))
+            raise InvalidTransition(
+                f"cannot {command} complaint {self.tracking_number}: its status is "
+                f"{self.status.value}; allowed only when {names}"
+            )
+
+    def check_not_final(self, command: str) -> None:
+        self.check_status(command, frozenset(set(ComplaintStatus) - FINAL_STATUSES))
+
+    # Commands.
+
+    def acknowledge(self, *, note: str | None, actor: Actor, channel: Channel, at: datetime) -> None:
+        self.check_status("acknowledge", OPEN_STATUSES)
+        if self.acknowledged_at is not None:
+            raise InvalidTransition(
+                f"cannot acknowledge complaint {self.tracking_number}: first contact was "
+                f"already recorded at {self.acknowledged_at.isoformat()}"
+            )
+        note = check_text(note, "note", required=False) if note else None
+        self.trigger_event(
+            self.ComplaintAcknowledged, note=note, actor=actor, channel=channel, occurred_at=at
+        )
+
+    def assign(
+        self,
+        *,
+        officer_id: str,
+        unit_id: str,
+        reason: str | None,
+        actor: Actor,
+        channel: Channel,
+        at: datetime,
+    ) -> None:
+        self.check_status("assign", OPEN_STATUSES)
+        officer_id = check_text(officer_id, "officerId", limit=100)
+        if officer_id == self.assigned_officer_id and unit_id == self.unit_id:
+            raise InvalidTransition(
+                f"cannot assign complaint {self.tracking_number}: it is already assigned "
+                f"to officer {officer_id} of unit {unit_id}"
+            )
+        reason = check_text(reason, "reason", limit=MAX_REASON_LENGTH) if reason else None
+        self.trigger_event(
+            self.ComplaintAssigned,
+            officer_id=officer_id,
+            unit_id=unit_id,
+            reason=reason,
+            actor=actor,
+            channel=channel,
+            occurred_at=at,
+        )
+
+    def add_note(
+        self, *, text: str, internal: bool, actor: Actor, channel: Channel, at: datetime
+    ) -> None:
+        self.check_not_final("add a note to")
+        text = check_text(text, "text")
+        self.trigger_event(
+            self.NoteAdded, text=text, internal=internal, actor=actor, channel=channel, occurred_at=at
+        )
+
+    def escalate(
+        self,
+        *,
+        to_unit_id: str,
+        reason: str | None,
+        actor: Actor,
+        channel: Channel,
+        at: datetime,
+    ) -> None:
+        """Move the complaint one level up the supervisory ladder to ``to_unit_id``.
+
+        A manual escalation must give a reason; a system escalation names the deadline
+        that passed in ``reason`` instead.
+        """
+        self.check_status("escalate", OPEN_STATUSES)
+        reason = check_text(reason or "", "reason", limit=MAX_REASON_LENGTH)
+        self.trigger_event(
+            self.ComplaintEscalated,
+            reason=reason,
+            from_level=self.escalation_level,
+            to_level=self.escalation_level + 1,
+            from_unit_id=self.unit_id,
+            to_unit_id=to_unit_id,
+            actor=actor,
+            channel=channel,
+            occurred_at=at,
+        )
+
+    def resolve(
+        self, *, outcome: Outcome, summary: str, actor: Actor, channel: Channel, at: datetime
+    ) -> None:
+        self.check_status(
+            "resolve",
+            frozenset(
+                {ComplaintStatus.ACKNOWLEDGED, ComplaintStatus.ASSIGNED, ComplaintStatus.REOPENED}
+            ),
+        )
+        summary = check_text(summary, "summary")
+        self.trigger_event(
+            self.ComplaintResolved,
+            outcome=outcome,
+            summary=summary,
+            actor=actor,
+            channel=channel,
+            occurred_at=at,
+        )
+
+    def record_feedback(
+        self, *, satisfied: bool, comment: str | None, actor: Actor, channel: Channel, at: datetime
+    ) -> None:
+        self.check_status("record feedback on", frozenset({ComplaintStatus.RESOLVED}))
+        if self.feedback_satisfied is not None:
+            raise InvalidTransition(
+                f"cannot record feedback on complaint {self.tracking_number}: feedback on "
+                "this resolution was already recorded"
+            )
+        comment = check_text(comment, "comment", required=False) if comment else None
+        self.trigger_event(
+            self.FeedbackRecorded,
+            satisfied=satisfied,
+            comment=comment,
+            actor=actor,
+            channel=channel,
+            occurred_at=at,
+        )
+
+    def reopen(self, *, reason: str, actor: Actor, channel: Channel, at: datetime) -> None:
+        self.check_status(
+            "reopen", frozenset({ComplaintStatus.RESOLVED, ComplaintStatus.CLOSED})
+        )
+        reason = check_text(reason, "reason", limit=MAX_REASON_LENGTH)
+        self.trigger_event(
+            self.ComplaintReopened, reason=reason, actor=actor, channel=channel, occurred_at=at
+        )
+
+    def close(self, *, reason: str | None, actor: Actor, channel: Channel, at: datetime) -> None:
+        self.check_status("close", frozenset({ComplaintStatus.RESOLVED}))
+        reason = check_text(reason, "reason", limit=MAX_REASON_LENGTH) if reason else None
+        self.trigger_event(
+            self.ComplaintClosed, reason=reason, actor=actor, channel=channel, occurred_at=at
+        )
+
+    def withdraw(
+        self, *, reason: str | None, actor: Actor, channel: Channel, at: datetime
+    ) -> None:
+        self.check_not_final("withdraw")
+        reason = check_text(reason, "reason", limit=MAX_REASON_LENGTH) if reason else None
+        self.trigger_event(
+            self.ComplaintWithdrawn, reason=reason, actor=actor, channel=channel, occurred_at=at
+        )
+
+
+__all__ = ["Complaint", "check_text"]

@@ -1,0 +1,196 @@
+"""The complaint read model (``complaints_view``) and timeline (``complaint_timeline_view``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from cms_graph.adapters.database import Cursor
+from cms_graph.domain.complaint import Complaint
+from cms_graph.domain.units import UnitHierarchy
+
+logger = logging.getLogger(__name__)
+
+# Event fields that have their own timeline columns, or must not be copied at all:
+# the sealed personal data and phone digest stay out of the timeline.
+_NOT_IN_DETAILS = frozenset(
+    {
+        "originator_id",
+        "originator_version",
+        "originator_topic",
+        "timestamp",
+        "actor",
+        "channel",
+        "occurred_at",
+        "reason",
+        "complainant_sealed",
+        "phone_digest",
+        "description",
+    }
+)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def event_details(event: Complaint.Event) -> str:
+    details = {
+        key: _json_value(value)
+        for key, value in vars(event).items()
+        if key not in _NOT_IN_DETAILS
+    }
+    return json.dumps(details, ensure_ascii=False, sort_keys=True)
+
+
+class ComplaintViewProjector:
+    name = "complaints"
+    tables = ("complaints_view", "complaint_timeline_view")
+
+    def __init__(self, units: UnitHierarchy) -> None:
+        self.units = units
+
+    def unit_path(self, unit_id: str) -> str:
+        if unit_id in self.units:
+            return self.units.path(unit_id)
+        # The unit left the configured hierarchy; keep the row reachable by province staff.
+        logger.warning("unit %s is not in the unit hierarchy; filed under /unknown/", unit_id)
+        return f"/unknown/{unit_id}/"
+
+    def apply(self, cursor: Cursor, event: Any, notification_id: int) -> None:
+        if not isinstance(event, Complaint.Event):
+            return
+        self._update_view(cursor, event)
+        self._append_timeline(cursor, event, notification_id)
+
+    def _update_view(self, cursor: Cursor, event: Complaint.Event) -> None:
+        common = {
+            "id": str(event.originator_id),
+            "version": event.originator_version,
+            "now": event.timestamp,
+        }
+        if isinstance(event, Complaint.ComplaintLodged):
+            cursor.execute(
+                "INSERT INTO complaints_view (complaint_id, tracking_number, status, category,"
+                " channel, description, language, district_id, station_id, unit_id, unit_path,"
+                " escalation_level, incident_at, lodged_at, complainant_sealed, phone_digest,"
+                " version, updated_at) VALUES (:id, :tracking_number, 'LODGED', :category,"
+                " :channel, :description, :language, :district_id, :station_id, :unit_id,"
+                " :unit_path, 0, :incident_at, :lodged_at, :sealed, :phone_digest, :version,"
+                " :now)",
+                common
+                | {
+                    "tracking_number": event.tracking_number,
+                    "category": str(event.category),
+                    "channel": str(event.channel),
+                    "description": event.description,
+                    "language": str(event.language),
+                    "district_id": event.district_id,
+                    "station_id": event.station_id,
+                    "unit_id": event.unit_id,
+                    "unit_path": self.unit_path(event.unit_id),
+                    "incident_at": event.incident_at,
+                    "lodged_at": event.occurred_at,
+                    "sealed": event.complainant_sealed,
+                    "phone_digest": event.phone_digest,
+                },
+            )
+            return
+
+        if isinstance(event, Complaint.ComplaintAcknowledged):
+            # First contact on an assigned complaint keeps it ASSIGNED, as the aggregate does.
+            cursor.execute(
+                "UPDATE complaints_view SET acknowledged_at = :at, status = CASE WHEN status"
+                " IN ('LODGED', 'REOPENED') THEN 'ACKNOWLEDGED' ELSE status END,"
+                " version = :version, updated_at = :now WHERE complaint_id = :id",
+                common | {"at": event.occurred_at},
+            )
+            return
+
+        values = self._changes_for(event)
+        assignments = "".join(f"{column} = :{column}, " for column in values)
+        cursor.execute(
+            # The column names come from the fixed keys of _changes_for, never from input.
+            f"UPDATE complaints_view SET {assignments}version = :version,"  # noqa: S608
+            " updated_at = :now WHERE complaint_id = :id",
+            common | values,
+        )
+
+    def _changes_for(self, event: Complaint.Event) -> dict[str, Any]:
+        """Return the view columns an event changes, with their new values."""
+        at = event.occurred_at
+        if isinstance(event, Complaint.ComplaintAssigned):
+            return {
+                "status": "ASSIGNED",
+                "assigned_officer_id": event.officer_id,
+                "unit_id": event.unit_id,
+                "unit_path": self.unit_path(event.unit_id),
+            }
+        if isinstance(event, Complaint.ComplaintEscalated):
+            return {
+                "escalation_level": event.to_level,
+                "unit_id": event.to_unit_id,
+                "unit_path": self.unit_path(event.to_unit_id),
+            }
+        if isinstance(event, Complaint.ComplaintResolved):
+            return {
+                "status": "RESOLVED",
+                "outcome": str(event.outcome),
+                "resolved_at": at,
+                "feedback_satisfied": None,
+            }
+        if isinstance(event, Complaint.FeedbackRecorded):
+            return {"feedback_satisfied": event.satisfied}
+        if isinstance(event, Complaint.ComplaintReopened):
+            return {
+                "status": "REOPENED",
+                "outcome": None,
+                "resolved_at": None,
+                "closed_at": None,
+                "acknowledged_at": None,
+                "feedback_satisfied": None,
+            }
+        if isinstance(event, Complaint.ComplaintClosed):
+            return {"status": "CLOSED", "closed_at": at}
+        if isinstance(event, Complaint.ComplaintWithdrawn):
+            return {"status": "WITHDRAWN", "withdrawn_at": at}
+        return {}
+
+    def _append_timeline(
+        self, cursor: Cursor, event: Complaint.Event, notification_id: int
+    ) -> None:
+        actor = event.actor
+        cursor.execute(
+            "INSERT INTO complaint_timeline_view (complaint_id, version, notification_id,"
+            " event_type, occurred_at, recorded_at, actor_kind, actor_user_id, actor_role,"
+            " actor_unit_id, channel, reason, internal, details) VALUES (:id, :version,"
+            " :notification_id, :event_type, :occurred_at, :recorded_at, :actor_kind,"
+            " :actor_user_id, :actor_role, :actor_unit_id, :channel, :reason, :internal,"
+            " :details)",
+            {
+                "id": str(event.originator_id),
+                "version": event.originator_version,
+                "notification_id": notification_id,
+                "event_type": type(event).__name__,
+                "occurred_at": event.occurred_at,
+                "recorded_at": event.timestamp,
+                "actor_kind": str(actor.kind),
+                "actor_user_id": actor.user_id,
+                "actor_role": str(actor.role) if actor.role else None,
+                "actor_unit_id": actor.unit_id,
+                "channel": str(event.channel),
+                "reason": getattr(event, "reason", None),
+                "internal": bool(getattr(event, "internal", False)),
+                "details": event_details(event),
+            },
+        )
+
+
+__all__ = ["ComplaintViewProjector", "event_details"]
