@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS complaints_view (
     district_id         text NOT NULL,
     station_id          text,
     unit_id             text NOT NULL,
-    unit_path           text NOT NULL,
+    unit_path           text COLLATE "C" NOT NULL,
     assigned_officer_id text,
     escalation_level    integer NOT NULL,
     incident_at         timestamptz,
@@ -37,9 +37,8 @@ CREATE TABLE IF NOT EXISTS complaints_view (
 
 CREATE INDEX IF NOT EXISTS complaints_view_lodged ON complaints_view (lodged_at, complaint_id);
 CREATE INDEX IF NOT EXISTS complaints_view_status ON complaints_view (status, lodged_at);
--- text_pattern_ops lets "unit_path LIKE '/pb/pb-rgn-lahore/%'" use the index.
-CREATE INDEX IF NOT EXISTS complaints_view_unit_path
-    ON complaints_view (unit_path text_pattern_ops);
+-- Byte order ("C") so that a unit's subtree is one contiguous range of paths.
+CREATE INDEX IF NOT EXISTS complaints_view_unit_path ON complaints_view (unit_path);
 CREATE INDEX IF NOT EXISTS complaints_view_district ON complaints_view (district_id, lodged_at);
 
 CREATE TABLE IF NOT EXISTS complaint_timeline_view (

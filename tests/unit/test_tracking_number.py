@@ -150,7 +150,8 @@ def test_district_letter_swaps_detected() -> None:
 
 
 def test_zero_z_swap_not_detected() -> None:
-    # The one blind spot of Luhn mod 32: values 0 and 31 (Z) swap undetected.
+    # Luhn mod 32 misses a swap of the values 0 and 31 (0 and Z), as decimal Luhn misses
+    # a swap of 0 and 9.
     number = _with_valid_check("LHR-0Z00-0000")
     swapped = "LHR-Z000-0000"[:-1] + number[-1]
 

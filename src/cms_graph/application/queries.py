@@ -54,6 +54,18 @@ def decode_cursor(cursor: str, argument: str) -> tuple[datetime, str]:
         ) from None
 
 
+def subtree_condition(name: str, path: str, parameters: dict[str, Any]) -> str:
+    """Match unit paths starting with ``path`` as a range, so an index serves it.
+
+    Paths end with "/", and "0" is the next character after "/", so every path below
+    ``path`` sorts between ``path`` and ``path`` with its last "/" replaced by "0". A
+    range also avoids LIKE, where the "_" in unit ids would be a wildcard.
+    """
+    parameters[f"{name}_low"] = path
+    parameters[f"{name}_high"] = path[:-1] + "0"
+    return f"(unit_path >= :{name}_low AND unit_path < :{name}_high)"
+
+
 class ComplaintQueries:
     def __init__(
         self, database: Database, access: AccessPolicy, vault: PersonalDataVault, clock: Clock
@@ -69,6 +81,13 @@ class ComplaintQueries:
         record = self._select_one("complaint_id = :key", str(complaint_id))
         if record is None or not self.access.can_see_unit(principal, record.unit_path):
             return None
+        return record
+
+    def get_record(self, complaint_id: UUID) -> ComplaintRecord:
+        """Return the complaint without a scope check, for callers that proved ownership."""
+        record = self._select_one("complaint_id = :key", str(complaint_id))
+        if record is None:
+            raise NotFound(f"complaint {complaint_id} not found", field=("complaintId",))
         return record
 
     def get_by_tracking_number(
@@ -167,12 +186,10 @@ class ComplaintQueries:
         parameters: dict[str, Any] = {}
         scope = self.access.scope_path(principal)
         if scope is not None:
-            conditions.append("unit_path LIKE :scope")
-            parameters["scope"] = scope + "%"
+            conditions.append(subtree_condition("scope", scope, parameters))
         if filter.unit_id is not None:
-            unit_path = self.units.path(filter.unit_id)
-            conditions.append("unit_path LIKE :unit_path")
-            parameters["unit_path"] = unit_path + "%"
+            path = self.units.path(filter.unit_id)
+            conditions.append(subtree_condition("unit", path, parameters))
         if filter.district_id is not None:
             conditions.append("district_id = :district_id")
             parameters["district_id"] = filter.district_id

@@ -144,8 +144,9 @@ def _clean_text(
 ) -> str:
     """Trim whitespace and check length and control characters.
 
-    The text is otherwise kept as given: no Unicode normalisation is applied, so Urdu
-    text, including zero-width non-joiners and direction marks, stays byte for byte.
+    Apart from trimming, the text is kept as given. No Unicode normalisation is applied,
+    so Urdu text, including zero-width non-joiners and direction marks, stays byte for
+    byte.
     """
     label = _label(field, "text")
     text = raw.strip()
@@ -173,7 +174,8 @@ class Complainant:
     """Identity and contact details of the person who lodged a complaint.
 
     Build instances with ``create`` or ``from_dict``, which validate and normalise. The
-    ``repr`` shows masked values so that logging an instance leaks no personal data.
+    ``repr`` shows the masked values, so a logged instance shows only initials and the
+    last digits of the CNIC and phone.
     """
 
     name: str
@@ -268,7 +270,7 @@ class Complainant:
         return cls.create(name, cnic, phone, address)
 
     def masked(self) -> Complainant:
-        """Return a copy safe to show to someone who must not see who complained.
+        """Return a copy for display to users who must not see the complainant's identity.
 
         The name becomes initials followed by ``***``, the CNIC keeps only its last
         digit, the phone only its last two digits, and the address is dropped. The copy
@@ -283,11 +285,11 @@ class Complainant:
         )
 
     def __repr__(self) -> str:
-        shown = self.masked()
+        masked_copy = self.masked()
         address = "None" if self.address is None else "'<hidden>'"
         return (
-            f"Complainant(name={shown.name!r}, cnic={shown.cnic!r},"
-            f" phone={shown.phone!r}, address={address})"
+            f"Complainant(name={masked_copy.name!r}, cnic={masked_copy.cnic!r},"
+            f" phone={masked_copy.phone!r}, address={address})"
         )
 
 

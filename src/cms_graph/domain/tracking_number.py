@@ -73,8 +73,9 @@ def new_tracking_number(
     """Generate a tracking number for a complaint in the district with ``district_code``.
 
     Random symbols come from ``secrets`` unless ``rng`` is given, which tests use to get
-    repeatable numbers. Uniqueness is not checked here: with 32**7 (about 34 billion)
-    numbers per district, a caller that stores numbers must still reject a duplicate.
+    repeatable numbers. The number is not checked for uniqueness. A district has 32**7
+    (about 34 billion) numbers, so collisions are rare, but a caller that stores numbers
+    must still reject a duplicate.
     """
     if not _is_district_code(district_code):
         raise InvalidInput(
@@ -87,7 +88,7 @@ def new_tracking_number(
     return _format(district_code, random_part + _check_symbol(district_code, random_part))
 
 
-def _shown(raw: str) -> str:
+def _quote_input(raw: str) -> str:
     text = raw.strip()
     if len(text) > _MAX_SHOWN_LENGTH:
         text = text[:_MAX_SHOWN_LENGTH] + "..."
@@ -113,7 +114,7 @@ def normalise_tracking_number(raw: str) -> str:
     if not compact.isascii():
         bad_char = next(char for char in compact if not char.isascii())
         raise InvalidInput(
-            f"trackingNumber {_shown(raw)} contains {bad_char!r}: use only the letters A-Z"
+            f"trackingNumber {_quote_input(raw)} contains {bad_char!r}: use only the letters A-Z"
             f" and digits, as in {_EXAMPLE}",
             field=_FIELD,
         )
@@ -121,7 +122,7 @@ def normalise_tracking_number(raw: str) -> str:
     compact = compact.upper()
     if len(compact) != _SYMBOL_COUNT:
         raise InvalidInput(
-            f"trackingNumber {_shown(raw)} has {len(compact)} letters and digits, but a"
+            f"trackingNumber {_quote_input(raw)} has {len(compact)} letters and digits, but a"
             f" tracking number has {_SYMBOL_COUNT}, as in {_EXAMPLE}",
             field=_FIELD,
         )
@@ -129,7 +130,7 @@ def normalise_tracking_number(raw: str) -> str:
     district_code = compact[:DISTRICT_CODE_LENGTH]
     if not _is_district_code(district_code):
         raise InvalidInput(
-            f"trackingNumber {_shown(raw)} is invalid: it must start with a 3-letter"
+            f"trackingNumber {_quote_input(raw)} is invalid: it must start with a 3-letter"
             f" district code, as in {_EXAMPLE}",
             field=_FIELD,
         )
@@ -138,7 +139,7 @@ def normalise_tracking_number(raw: str) -> str:
     for char in symbols:
         if char not in _VALUES:
             raise InvalidInput(
-                f"trackingNumber {_shown(raw)} contains {char!r}, which is not used in"
+                f"trackingNumber {_quote_input(raw)} contains {char!r}, which is not used in"
                 " tracking numbers: after the district code only digits and letters"
                 " other than I, L, O and U appear",
                 field=_FIELD,
@@ -146,7 +147,7 @@ def normalise_tracking_number(raw: str) -> str:
 
     if not _is_check_valid(district_code, symbols):
         raise InvalidInput(
-            f"trackingNumber {_shown(raw)} is invalid: its last symbol does not match the"
+            f"trackingNumber {_quote_input(raw)} is invalid: its last symbol does not match the"
             " others, so a symbol was probably mistyped. Check the number against the SMS",
             field=_FIELD,
         )

@@ -1,0 +1,3 @@
+from cms_graph.cli import main
+
+main()

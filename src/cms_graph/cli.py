@@ -1,0 +1,166 @@
+"""The ``cms-graph`` command line."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import click
+
+from cms_graph.settings import Settings, SettingsError, load_settings
+
+logger = logging.getLogger("cms_graph.cli")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@click.group()
+def main() -> None:
+    """Complaint management back end: GraphQL API, workers and tools."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default: CMS_HOST, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="TCP port (default: CMS_PORT, 8000).")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the API; without CMS_BROKER_URL the workers run in this process."""
+    import uvicorn
+
+    from cms_graph.bootstrap import build_container
+    from cms_graph.demo import seed_demo_complaints
+    from cms_graph.web import create_app
+
+    settings = _settings()
+    _configure_logging(settings)
+    container = build_container(settings)
+    if settings.demo_data and not settings.is_production:
+        seed_demo_complaints(container)
+    app = create_app(settings, container=container)
+    host = host or settings.host
+    port = port or settings.port
+    store = "PostgreSQL" if settings.database_url else f"SQLite at {settings.sqlite_path}"
+    click.echo(f"cms-graph: event store on {store}", err=True)
+    if not settings.is_production:
+        click.echo(f"cms-graph: GraphiQL at http://{host}:{port}/graphql", err=True)
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+
+
+@main.command()
+@click.option("--threads", type=int, default=4, show_default=True, help="Worker threads.")
+def worker(threads: int) -> None:
+    """Run the Dramatiq workers and the projection follower against CMS_BROKER_URL."""
+    from cms_graph.bootstrap import build_container
+    from cms_graph.workers.process import connect_broker, start_workers
+
+    settings = _settings()
+    _configure_logging(settings)
+    if settings.broker_url is None:
+        raise click.ClickException(
+            "CMS_BROKER_URL is not set; without a broker the workers run inside "
+            "'cms-graph serve'. Set it to redis://… or amqp://… to run workers apart."
+        )
+    container = build_container(settings)
+    broker = connect_broker(container)
+    handle = start_workers(container, broker, threads=threads)
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    stopping.wait()
+    handle.stop()
+    container.close()
+
+
+@main.command()
+@click.option("--sub", required=True, help="User id (the token's subject).")
+@click.option("--role", required=True, help="One of the contract's roles, e.g. SDPO.")
+@click.option("--unit", required=True, help="Unit id the user belongs to, e.g. pb_lahore-c1.")
+@click.option("--mfa", is_flag=True, help="Mark the token as having passed a second factor.")
+@click.option("--hours", type=int, default=12, show_default=True, help="Lifetime in hours.")
+def token(sub: str, role: str, unit: str, mfa: bool, hours: int) -> None:
+    """Print a signed development token on the last line."""
+    from cms_graph.adapters.tokens import TokenService
+    from cms_graph.adapters.unit_files import load_hierarchy
+    from cms_graph.domain.errors import InvalidInput
+    from cms_graph.domain.values import Role
+
+    settings = _settings()
+    if settings.is_production:
+        raise click.ClickException("'cms-graph token' is for development and refuses to run in production")
+    try:
+        parsed_role = Role(role)
+    except ValueError:
+        allowed = ", ".join(r.value for r in Role)
+        raise click.BadParameter(f"{role!r} is not a role; use one of {allowed}", param_hint="--role") from None
+    units = load_hierarchy(settings.units_file)
+    service = TokenService(settings.signing_secret(), issuer=settings.jwt_issuer, units=units)
+    try:
+        issued = service.issue(
+            subject=sub, role=parsed_role, unit_id=unit, mfa=mfa, lifetime=timedelta(hours=hours)
+        )
+    except InvalidInput as error:
+        raise click.BadParameter(error.message, param_hint="--unit") from None
+    click.echo(issued)
+
+
+@main.command("schema")
+@click.option("--check", is_flag=True, help="Exit 1 if schema/schema.graphql differs from the code.")
+def schema_command(check: bool) -> None:
+    """Write the GraphQL SDL to schema/schema.graphql (or check it)."""
+    from cms_graph.graphql.schema import export_sdl, sdl_path
+
+    path: Path = sdl_path()
+    sdl = export_sdl()
+    if check:
+        if not path.is_file() or path.read_text(encoding="utf-8") != sdl:
+            raise click.ClickException(f"{path} is out of date; run 'cms-graph schema'")
+        click.echo(f"{path} matches the code")
+        return
+    path.write_text(sdl, encoding="utf-8")
+    click.echo(f"wrote {path}")
+
+
+@main.group()
+def projections() -> None:
+    """Inspect and advance projections."""
+
+
+@projections.command("status")
+def projections_status() -> None:
+    """Print each projection's position and lag."""
+    from cms_graph.bootstrap import build_container
+
+    container = build_container(_settings())
+    for runner in container.projections:
+        click.echo(f"{runner.name}: position {runner.position()}, lag {runner.lag()}")
+    container.close()
+
+
+@projections.command("catch-up")
+def projections_catch_up() -> None:
+    """Apply every pending event to every projection, then exit."""
+    from cms_graph.bootstrap import build_container
+
+    container = build_container(_settings())
+    click.echo(f"applied {container.catch_up_all()} events")
+    container.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Per-request context: the container, the caller and request-scoped data loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info as StrawberryInfo
+
+from cms_graph.adapters.tokens import TokenService
+from cms_graph.application.identity import Principal
+from cms_graph.application.views import TimelineRecord
+from cms_graph.bootstrap import Container
+from cms_graph.domain.errors import DomainError, Unauthenticated
+
+
+@dataclass
+class Context:
+    container: Container
+    request: HTTPConnection | None
+    _principal: Principal | None = None
+    _auth_error: DomainError | None = None
+    loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
+
+    @property
+    def principal(self) -> Principal:
+        """The caller; raises Unauthenticated when the request carried an invalid token."""
+        if self._auth_error is not None:
+            raise self._auth_error
+        return self._principal or Principal.anonymous()
+
+    def timeline_loader(self, include_internal: bool) -> DataLoader[UUID, list[TimelineRecord]]:
+        key = f"timeline:{include_internal}"
+        if key not in self.loaders:
+            queries = self.container.queries
+
+            async def load(ids: list[UUID]) -> list[list[TimelineRecord]]:
+                found = await run_in_threadpool(
+                    queries.timelines, list(ids), include_internal=include_internal
+                )
+                return [found[complaint_id] for complaint_id in ids]
+
+            self.loaders[key] = DataLoader(load_fn=load)
+        return self.loaders[key]
+
+
+def principal_from_header(authorization: str | None, tokens: TokenService) -> Principal:
+    if not authorization:
+        return Principal.anonymous()
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
+    return tokens.verify(token.strip())
+
+
+def build_context(
+    container: Container, tokens: TokenService, request: HTTPConnection | None,
+    authorization: str | None,
+) -> Context:
+    try:
+        principal = principal_from_header(authorization, tokens)
+    except Unauthenticated as error:
+        return Context(container, request, _auth_error=error)
+    return Context(container, request, _principal=principal)
+
+
+Info = StrawberryInfo[Context, None]
+
+__all__ = ["Context", "Info", "build_context", "principal_from_header"]

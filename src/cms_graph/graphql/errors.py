@@ -1,0 +1,52 @@
+"""Stable ``extensions.code`` on every GraphQL error, and no internals in messages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from cms_graph.domain.errors import DomainError
+
+logger = logging.getLogger("cms_graph.graphql")
+
+
+class ErrorCodes(SchemaExtension):
+    """Give each error a contract code; replace unexpected errors with a generic message."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        result.errors = [self._with_code(error) for error in result.errors]
+
+    @staticmethod
+    def _with_code(error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        extensions = dict(error.extensions or {})
+        if "code" in extensions:
+            return error
+        if original is None:
+            # Parse, validation and variable coercion errors: the request itself is wrong.
+            extensions["code"] = "BAD_USER_INPUT"
+            return GraphQLError(
+                error.message, nodes=error.nodes, source=error.source,
+                positions=error.positions, path=error.path, extensions=extensions,
+            )
+        if isinstance(original, DomainError):
+            extensions["code"] = original.code
+            if original.field:
+                extensions["field"] = list(original.field)
+            return GraphQLError(
+                original.message, nodes=error.nodes, path=error.path, extensions=extensions
+            )
+        logger.error(
+            "unexpected error at %s", error.path, exc_info=(type(original), original, original.__traceback__)
+        )
+        return GraphQLError(
+            "internal server error", nodes=error.nodes, path=error.path,
+            extensions={"code": "INTERNAL_SERVER_ERROR"},
+        )

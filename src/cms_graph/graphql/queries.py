@@ -1,0 +1,115 @@
+"""Read operations. Every resolver reads projections through ``ComplaintQueries``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from starlette.concurrency import run_in_threadpool
+
+from cms_graph.application.queries import ComplaintFilter, encode_cursor
+from cms_graph.domain.errors import InvalidInput
+from cms_graph.graphql import inputs
+from cms_graph.graphql.context import Info
+from cms_graph.graphql.types import (
+    Complaint,
+    ComplaintConnection,
+    ComplaintEdge,
+    Node,
+    PageInfo,
+    PublicComplaintStatus,
+    from_global_id,
+    public_status,
+)
+
+
+def _filter(value: inputs.ComplaintFilter | None) -> ComplaintFilter:
+    if value is None:
+        return ComplaintFilter()
+    return ComplaintFilter(
+        statuses=tuple(status.value for status in value.status or ()),
+        categories=tuple(category.value for category in value.category or ()),
+        channels=tuple(channel.value for channel in value.channel or ()),
+        district_id=str(value.district_id) if value.district_id else None,
+        unit_id=str(value.unit_id) if value.unit_id else None,
+        overdue=value.overdue,
+        escalation_level=value.escalation_level,
+        lodged_after=value.lodged_after,
+        lodged_before=value.lodged_before,
+    )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="One complaint by global id or tracking number, if visible to you.")
+    async def complaint(
+        self,
+        info: Info,
+        id: strawberry.ID | None = None,
+        tracking_number: str | None = None,
+    ) -> Complaint | None:
+        principal = info.context.principal
+        queries = info.context.container.queries
+        if (id is None) == (tracking_number is None):
+            raise InvalidInput("pass exactly one of id or trackingNumber", field=("id",))
+        if id is not None:
+            type_name, key = from_global_id(id)
+            if type_name != "Complaint":
+                return None
+            record = await run_in_threadpool(queries.get, principal, key)
+        else:
+            assert tracking_number is not None
+            record = await run_in_threadpool(
+                queries.get_by_tracking_number, principal, tracking_number
+            )
+        return Complaint.of(record) if record else None
+
+    @strawberry.field(description="Complaints visible to you, newest first, with keyset cursors.")
+    async def complaints(
+        self,
+        info: Info,
+        filter: inputs.ComplaintFilter | None = None,
+        first: Annotated[int | None, strawberry.argument(description="At most 100.")] = None,
+        after: str | None = None,
+        last: Annotated[int | None, strawberry.argument(description="At most 100.")] = None,
+        before: str | None = None,
+    ) -> ComplaintConnection:
+        principal = info.context.principal
+        queries = info.context.container.queries
+        page = await run_in_threadpool(
+            lambda: queries.list(
+                principal, _filter(filter), first=first, after=after, last=last, before=before
+            )
+        )
+        edges = [ComplaintEdge(cursor=encode_cursor(r), node=Complaint.of(r)) for r in page.records]
+        return ComplaintConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=page.has_previous_page,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=page.total_count,
+        )
+
+    @strawberry.field(description="A complainant's view of their complaint; needs the lodging phone.")
+    async def track_complaint(
+        self, info: Info, tracking_number: str, phone: str
+    ) -> PublicComplaintStatus:
+        queries = info.context.container.queries
+        record = await run_in_threadpool(queries.track, tracking_number, phone)
+        timeline = await run_in_threadpool(
+            queries.timelines, [record.id], include_internal=False
+        )
+        return public_status(record, timeline[record.id])
+
+    @strawberry.field(description="Any object by its global id, if visible to you.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        type_name, key = from_global_id(id)
+        if type_name != "Complaint":
+            return None
+        record = await run_in_threadpool(
+            info.context.container.queries.get, info.context.principal, key
+        )
+        return Complaint.of(record) if record else None

@@ -1,0 +1,54 @@
+"""The GraphQL schema and its SDL export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+
+from cms_graph.graphql.errors import ErrorCodes
+from cms_graph.graphql.mutations import Mutation
+from cms_graph.graphql.queries import Query
+from cms_graph.graphql.types import Complaint
+
+MAX_QUERY_DEPTH = 12
+MAX_QUERY_TOKENS = 5000
+
+
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Log nothing here: ErrorCodes logs unexpected errors once, and the rest are the
+        caller's (a rejected transition is not a server error)."""
+
+
+def build_schema(*, production: bool = False) -> strawberry.Schema:
+    extensions: list[object] = [
+        ErrorCodes,
+        QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
+        MaxTokensLimiter(max_token_count=MAX_QUERY_TOKENS),
+    ]
+    if production:
+        extensions.append(DisableIntrospection())
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[Complaint],
+        extensions=extensions,  # type: ignore[arg-type]  # instances and classes are both accepted
+        config=StrawberryConfig(auto_camel_case=True),
+    )
+
+
+def sdl_path() -> Path:
+    """Return the checked-in SDL file: packaged in a wheel, or the checkout's ``schema/``."""
+    packaged = Path(__file__).resolve().parent / "sdl" / "schema.graphql"
+    if packaged.is_file():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "schema" / "schema.graphql"
+
+
+def export_sdl() -> str:
+    return build_schema().as_str() + "\n"

@@ -1,0 +1,278 @@
+"""GraphQL object types. Resolvers read projections through the context's queries."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+import strawberry
+from starlette.concurrency import run_in_threadpool
+from strawberry.scalars import JSON
+
+from cms_graph.application import citizen_texts
+from cms_graph.application.views import ComplaintRecord, TimelineRecord
+from cms_graph.domain.errors import InvalidInput
+from cms_graph.domain.values import OPEN_STATUSES
+from cms_graph.graphql.context import Info
+from cms_graph.graphql.enums import (
+    ActorKind,
+    Channel,
+    ComplaintCategory,
+    ComplaintStatus,
+    Language,
+    Outcome,
+    Role,
+    UserErrorCode,
+)
+
+
+def to_global_id(type_name: str, key: UUID) -> strawberry.ID:
+    return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{key}".encode()).decode())
+
+
+def from_global_id(global_id: str, argument: str = "id") -> tuple[str, UUID]:
+    """Split a global id into its type name and key; a bare UUID counts as a Complaint."""
+    try:
+        return "Complaint", UUID(global_id)
+    except ValueError:
+        pass
+    try:
+        padded = global_id + "=" * (-len(global_id) % 4)
+        type_name, _, key = base64.urlsafe_b64decode(padded).decode().partition(":")
+        return type_name, UUID(key)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidInput(
+            f"{argument} {global_id[:60]!r} is not an id returned by this API",
+            field=(argument,),
+        ) from None
+
+
+@strawberry.interface(description="An object with a global id, fetchable with node(id).")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type
+class UserError:
+    field: list[str] | None
+    message: str
+    code: UserErrorCode
+
+
+@strawberry.type(description="Text shown to a complainant, in English and Urdu.")
+class LocalizedText:
+    en: str
+    ur: str
+
+    @classmethod
+    def of(cls, text: citizen_texts.LocalizedText) -> LocalizedText:
+        return cls(en=text.en, ur=text.ur)
+
+
+@strawberry.type(description="Who performed an action.")
+class EventActor:
+    kind: ActorKind
+    user_id: str | None
+    role: Role | None
+    unit_id: str | None
+
+
+@strawberry.type(description="One event in a complaint's history.")
+class TimelineEntry:
+    version: int
+    event_type: str
+    occurred_at: datetime = strawberry.field(description="When the action happened.")
+    recorded_at: datetime = strawberry.field(description="When the event was stored.")
+    actor: EventActor
+    channel: Channel
+    reason: str | None
+    internal: bool = strawberry.field(description="True for notes hidden from the complainant.")
+    details: JSON = strawberry.field(description="The event's other fields, by name.")
+
+    @classmethod
+    def of(cls, record: TimelineRecord) -> TimelineEntry:
+        return cls(
+            version=record.version,
+            event_type=record.event_type,
+            occurred_at=record.occurred_at,
+            recorded_at=record.recorded_at,
+            actor=EventActor(
+                kind=ActorKind(record.actor_kind),
+                user_id=record.actor_user_id,
+                role=Role(record.actor_role) if record.actor_role else None,
+                unit_id=record.actor_unit_id,
+            ),
+            channel=Channel(record.channel),
+            reason=record.reason,
+            internal=record.internal,
+            details=record.details,
+        )
+
+
+@strawberry.type(description="The complainant's details; masked unless your role may see them.")
+class ComplainantInfo:
+    name: str
+    cnic: str | None
+    phone: str
+    address: str | None
+    masked: bool
+
+
+def is_overdue(record: ComplaintRecord, now: datetime) -> bool:
+    return (
+        record.due_at is not None
+        and record.due_at < now
+        and record.status in {status.value for status in OPEN_STATUSES}
+    )
+
+
+@strawberry.type
+class Complaint(Node):
+    id: strawberry.ID
+    tracking_number: str
+    status: ComplaintStatus
+    category: ComplaintCategory
+    channel: Channel
+    description: str
+    language: Language
+    district_id: str
+    station_id: str | None
+    unit_id: str
+    assigned_officer_id: str | None
+    escalation_level: int
+    incident_at: datetime | None
+    lodged_at: datetime
+    acknowledged_at: datetime | None
+    due_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    withdrawn_at: datetime | None
+    outcome: Outcome | None
+    feedback_satisfied: bool | None
+    version: int
+    record: strawberry.Private[ComplaintRecord]
+
+    @classmethod
+    def of(cls, record: ComplaintRecord) -> Complaint:
+        return cls(
+            id=to_global_id("Complaint", record.id),
+            tracking_number=record.tracking_number,
+            status=ComplaintStatus(record.status),
+            category=ComplaintCategory(record.category),
+            channel=Channel(record.channel),
+            description=record.description,
+            language=Language(record.language),
+            district_id=record.district_id,
+            station_id=record.station_id,
+            unit_id=record.unit_id,
+            assigned_officer_id=record.assigned_officer_id,
+            escalation_level=record.escalation_level,
+            incident_at=record.incident_at,
+            lodged_at=record.lodged_at,
+            acknowledged_at=record.acknowledged_at,
+            due_at=record.due_at,
+            resolved_at=record.resolved_at,
+            closed_at=record.closed_at,
+            withdrawn_at=record.withdrawn_at,
+            outcome=Outcome(record.outcome) if record.outcome else None,
+            feedback_satisfied=record.feedback_satisfied,
+            version=record.version,
+            record=record,
+        )
+
+    @strawberry.field(description="True when the next deadline has passed on an open complaint.")
+    def overdue(self, info: Info) -> bool:
+        return is_overdue(self.record, info.context.container.clock.now())
+
+    @strawberry.field(description="The complaint's events, oldest first.")
+    async def timeline(
+        self,
+        info: Info,
+        include_internal: Annotated[
+            bool, strawberry.argument(description="Include internal notes.")
+        ] = True,
+    ) -> list[TimelineEntry]:
+        records = await info.context.timeline_loader(include_internal).load(self.record.id)
+        return [TimelineEntry.of(record) for record in records]
+
+    @strawberry.field(description="Null when the complainant's key was deleted.")
+    async def complainant(self, info: Info) -> ComplainantInfo | None:
+        principal = info.context.principal
+        queries = info.context.container.queries
+        details = await run_in_threadpool(queries.complainant, principal, self.record)
+        if details is None:
+            return None
+        return ComplainantInfo(
+            name=details.name,
+            cnic=details.cnic,
+            phone=details.phone,
+            address=details.address,
+            masked=not queries.access.can_see_personal_data(principal),
+        )
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class ComplaintEdge:
+    cursor: str
+    node: Complaint
+
+
+@strawberry.type
+class ComplaintConnection:
+    edges: list[ComplaintEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type(description="One step of a complaint as the complainant sees it.")
+class PublicTimelineEntry:
+    event_type: str
+    occurred_at: datetime
+    text: LocalizedText
+
+
+@strawberry.type(description="What a complainant may see: no officer or internal data.")
+class PublicComplaintStatus:
+    tracking_number: str
+    status: ComplaintStatus
+    status_text: LocalizedText
+    category: ComplaintCategory
+    language: Language
+    lodged_at: datetime
+    next_deadline: datetime | None
+    timeline: list[PublicTimelineEntry]
+
+
+def public_status(
+    record: ComplaintRecord, timeline: list[TimelineRecord]
+) -> PublicComplaintStatus:
+    entries = [
+        PublicTimelineEntry(
+            event_type=entry.event_type,
+            occurred_at=entry.occurred_at,
+            text=LocalizedText.of(citizen_texts.EVENT_TEXTS[entry.event_type]),
+        )
+        for entry in timeline
+        if entry.event_type in citizen_texts.PUBLIC_EVENT_TYPES
+    ]
+    return PublicComplaintStatus(
+        tracking_number=record.tracking_number,
+        status=ComplaintStatus(record.status),
+        status_text=LocalizedText.of(citizen_texts.STATUS_TEXTS[record.status]),
+        category=ComplaintCategory(record.category),
+        language=Language(record.language),
+        lodged_at=record.lodged_at,
+        next_deadline=record.due_at,
+        timeline=entries,
+    )

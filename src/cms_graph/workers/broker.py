@@ -1,0 +1,42 @@
+"""Choose the Dramatiq broker from settings and bind this project's actors to it."""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+
+from cms_graph.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def create_broker(settings: Settings) -> dramatiq.Broker:
+    """Return a Redis or RabbitMQ broker for ``CMS_BROKER_URL``, or an in-process one."""
+    url = settings.broker_url
+    if url is None:
+        return StubBroker()
+    if url.startswith(("redis://", "rediss://")):
+        from dramatiq.brokers.redis import RedisBroker
+
+        return RedisBroker(url=url)
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    return RabbitmqBroker(url=url)
+
+
+def install_broker(broker: dramatiq.Broker) -> dramatiq.Broker:
+    """Make ``broker`` the global broker and re-declare this project's actors on it.
+
+    Actors bind to the broker that is global when their module is imported; tests and
+    the CLI choose the broker later, so the actors are moved over explicitly.
+    """
+    from cms_graph.workers.actors import ALL_ACTORS
+
+    dramatiq.set_broker(broker)
+    for actor in ALL_ACTORS:
+        actor.broker = broker
+        broker.declare_actor(actor)
+    logger.info("dramatiq broker %s with %d actors", type(broker).__name__, len(ALL_ACTORS))
+    return broker
