@@ -1,0 +1,104 @@
+"""Shared fixtures: settings and containers on SQLite and on a real PostgreSQL.
+
+PostgreSQL and Redis are required, never skipped: set CMS_TEST_POSTGRES_URL and
+CMS_TEST_REDIS_URL to point the tests at servers other than the local defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from cms_graph.bootstrap import Container, build_container
+from cms_graph.settings import Settings, load_settings
+
+POSTGRES_URL = os.environ.get("CMS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("CMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TEST_SECRET = "test-signing-secret-that-is-long-enough-0123456789"
+
+
+def _replace_database(url: str, name: str) -> str:
+    base, _, _old = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    try:
+        with psycopg.connect(POSTGRES_URL, connect_timeout=5) as connection:
+            connection.execute("SELECT 1")
+    except psycopg.OperationalError as error:
+        pytest.fail(
+            f"PostgreSQL is required at {POSTGRES_URL} (set CMS_TEST_POSTGRES_URL): {error}",
+            pytrace=False,
+        )
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """Return the URL of a new, empty database, dropped after the test."""
+    name = f"cms_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield _replace_database(postgres_server, name)
+    with psycopg.connect(postgres_server, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> str:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5).ping()
+    except redis.RedisError as error:
+        pytest.fail(
+            f"Redis is required at {REDIS_URL} (set CMS_TEST_REDIS_URL): {error}", pytrace=False
+        )
+    return REDIS_URL
+
+
+def make_settings(data_dir: Path, database_url: str | None = None, **overrides: object) -> Settings:
+    return load_settings(
+        _env_file=None,
+        data_dir=data_dir,
+        database_url=database_url,
+        broker_url=None,
+        jwt_secret=TEST_SECRET,
+        demo_data=False,
+        **overrides,
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings for a fresh store, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return make_settings(tmp_path)
+    return make_settings(tmp_path, request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def container(store_settings: Settings) -> Iterator[Container]:
+    built = build_container(store_settings)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def sqlite_container(tmp_path: Path) -> Iterator[Container]:
+    built = build_container(make_settings(tmp_path))
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def postgres_container(tmp_path: Path, postgres_url: str) -> Iterator[Container]:
+    built = build_container(make_settings(tmp_path, postgres_url))
+    yield built
+    built.close()
