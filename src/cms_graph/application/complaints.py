@@ -168,6 +168,14 @@ class ComplaintService:
         complaint = self._load_for_staff(principal, complaint_id, SUPERVISOR_ROLES, "assign")
         if unit_id not in self.units:
             raise InvalidInput(f"unitId {unit_id!r} is not a configured unit", field=("unitId",))
+        if self.units.get(unit_id).level is UnitLevel.POLICE_STATION:
+            # Policy: the circle's SDPO is the lowest level a complaint is marked to, so a
+            # station cannot inquire into complaints about itself.
+            raise InvalidInput(
+                f"unitId {unit_id!r} is a police station; mark complaints to a circle or a "
+                "higher unit",
+                field=("unitId",),
+            )
         if not self.access.can_see_unit(principal, self.units.path(unit_id)):
             raise Forbidden(f"unit {unit_id} is outside your unit {principal.unit_id}")
         complaint.assign(
@@ -263,7 +271,7 @@ class ComplaintService:
             if complaint.unit_id in self.units
             else f"/unknown/{complaint.unit_id}/"
         )
-        if not self.access.can_see_unit(principal, unit_path):
+        if not self.access.can_see_complaint(principal, unit_path, complaint.assigned_officer_id):
             # Hidden, not forbidden: staff must not learn that a complaint exists elsewhere.
             raise NotFound(f"complaint {complaint_id} not found", field=("complaintId",))
         return complaint

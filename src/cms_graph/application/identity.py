@@ -92,6 +92,14 @@ class AccessPolicy:
         scope = self.scope_path(principal)
         return scope is None or unit_path.startswith(scope)
 
+    def can_see_complaint(
+        self, principal: Principal, unit_path: str, assigned_officer_id: str | None
+    ) -> bool:
+        """Staff see their unit's subtree; the assigned officer also sees the complaint."""
+        if self.can_see_unit(principal, unit_path):
+            return True
+        return assigned_officer_id is not None and assigned_officer_id == principal.user_id
+
     def can_see_personal_data(self, principal: Principal) -> bool:
         return principal.role in PERSONAL_DATA_ROLES
 

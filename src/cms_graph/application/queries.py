@@ -79,9 +79,7 @@ class ComplaintQueries:
     def get(self, principal: Principal, complaint_id: UUID) -> ComplaintRecord | None:
         """Return the complaint if it exists and the caller's unit may see it."""
         record = self._select_one("complaint_id = :key", str(complaint_id))
-        if record is None or not self.access.can_see_unit(principal, record.unit_path):
-            return None
-        return record
+        return record if record is not None and self._visible(principal, record) else None
 
     def get_record(self, complaint_id: UUID) -> ComplaintRecord:
         """Return the complaint without a scope check, for callers that proved ownership."""
@@ -95,9 +93,12 @@ class ComplaintQueries:
     ) -> ComplaintRecord | None:
         number = normalise_tracking_number(tracking_number)
         record = self._select_one("tracking_number = :key", number)
-        if record is None or not self.access.can_see_unit(principal, record.unit_path):
-            return None
-        return record
+        return record if record is not None and self._visible(principal, record) else None
+
+    def _visible(self, principal: Principal, record: ComplaintRecord) -> bool:
+        return self.access.can_see_complaint(
+            principal, record.unit_path, record.assigned_officer_id
+        )
 
     def track(self, tracking_number: str, phone: str) -> ComplaintRecord:
         """Return the complaint for a citizen who proves ownership with its phone number."""
@@ -186,7 +187,9 @@ class ComplaintQueries:
         parameters: dict[str, Any] = {}
         scope = self.access.scope_path(principal)
         if scope is not None:
-            conditions.append(subtree_condition("scope", scope, parameters))
+            in_scope = subtree_condition("scope", scope, parameters)
+            parameters["me"] = principal.user_id
+            conditions.append(f"({in_scope} OR assigned_officer_id = :me)")
         if filter.unit_id is not None:
             path = self.units.path(filter.unit_id)
             conditions.append(subtree_condition("unit", path, parameters))

@@ -268,7 +268,11 @@ class Complaint(Aggregate):
     ) -> None:
         self.check_status("assign", OPEN_STATUSES)
         officer_id = check_text(officer_id, "officerId", limit=100)
-        if officer_id == self.assigned_officer_id and unit_id == self.unit_id:
+        if (
+            self.status is ComplaintStatus.ASSIGNED
+            and officer_id == self.assigned_officer_id
+            and unit_id == self.unit_id
+        ):
             raise InvalidTransition(
                 f"cannot assign complaint {self.tracking_number}: it is already assigned "
                 f"to officer {officer_id} of unit {unit_id}"

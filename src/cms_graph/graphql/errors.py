@@ -29,8 +29,10 @@ class ErrorCodes(SchemaExtension):
         extensions = dict(error.extensions or {})
         if "code" in extensions:
             return error
-        if original is None:
+        if original is None or (isinstance(original, GraphQLError) and error.path is None):
             # Parse, validation and variable coercion errors: the request itself is wrong.
+            # graphql-core keeps the scalar's own GraphQLError as the original error of a
+            # variable coercion error, so that case has an original error but no path.
             extensions["code"] = "BAD_USER_INPUT"
             return GraphQLError(
                 error.message, nodes=error.nodes, source=error.source,

@@ -28,11 +28,11 @@ class Schema(strawberry.Schema):
 def build_schema(*, production: bool = False) -> strawberry.Schema:
     extensions: list[object] = [
         ErrorCodes,
-        QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
-        MaxTokensLimiter(max_token_count=MAX_QUERY_TOKENS),
+        lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
+        lambda: MaxTokensLimiter(max_token_count=MAX_QUERY_TOKENS),
     ]
     if production:
-        extensions.append(DisableIntrospection())
+        extensions.append(DisableIntrospection)
     return Schema(
         query=Query,
         mutation=Mutation,

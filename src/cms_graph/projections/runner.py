@@ -66,21 +66,30 @@ class ProjectionRunner:
 
     def process_batch(self) -> int:
         """Apply the next batch of events; return how many were applied."""
+        # Read the events before taking the write lock: on SQLite the event store's
+        # writers wait for the same file lock, and its pool holds readers back while a
+        # writer waits, so reading under the lock could deadlock.
+        start = self.position()
+        notifications = self.event_store.recorder.select_notifications(
+            start=start, limit=self.batch_size, inclusive_of_start=False
+        )
+        if not notifications:
+            return 0
+
         with self.database.transaction() as cursor:
+            # Another runner may have applied some of them meanwhile; skip those.
             position = self._lock_position(cursor)
-            notifications = self.event_store.recorder.select_notifications(
-                start=position, limit=self.batch_size, inclusive_of_start=False
-            )
-            if not notifications:
+            pending = [n for n in notifications if n.id > position]
+            if not pending:
                 return 0
 
-            for notification in notifications:
+            for notification in pending:
                 event = self.event_store.mapper.to_domain_event(notification)
                 self.projector.apply(cursor, event, notification.id)
                 if self._after_event is not None:
                     self._after_event(notification.id)
 
-            new_position = notifications[-1].id
+            new_position = pending[-1].id
             cursor.execute(
                 "UPDATE projection_positions SET position = :position, updated_at = :now"
                 " WHERE name = :name",
@@ -89,10 +98,10 @@ class ProjectionRunner:
         logger.debug(
             "projection %s applied %d events, position %d",
             self.name,
-            len(notifications),
+            len(pending),
             new_position,
         )
-        return len(notifications)
+        return len(pending)
 
     def catch_up(self, until: int | None = None) -> int:
         """Process batches until the log is exhausted or ``until`` is reached."""
@@ -102,7 +111,8 @@ class ProjectionRunner:
                 return total
             applied = self.process_batch()
             total += applied
-            if applied == 0:
+            # Nothing applied can also mean another runner applied this batch first.
+            if applied == 0 and self.lag() == 0:
                 return total
 
     def _lock_position(self, cursor: Cursor) -> int:

@@ -1,0 +1,48 @@
+"""Settings are validated at start, with one readable line per bad value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cms_graph.settings import SettingsError, load_settings
+
+
+def test_defaults_use_sqlite(tmp_path: Path) -> None:
+    settings = load_settings(_env_file=None, data_dir=tmp_path)
+    assert settings.database_url is None
+    assert settings.sqlite_path == tmp_path / "cms-graph.sqlite3"
+
+
+def test_bad_values_listed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CMS_DATABASE_URL", "mysql://db/cms")
+    monkeypatch.setenv("CMS_PORT", "99999")
+    monkeypatch.setenv("CMS_BROKER_URL", "kafka://broker")
+    with pytest.raises(SettingsError) as raised:
+        load_settings(_env_file=None)
+    message = str(raised.value)
+    assert "CMS_DATABASE_URL: Value error, must start with postgresql://, got scheme 'mysql'" in message
+    assert "CMS_PORT: Input should be less than or equal to 65535" in message
+    assert "CMS_BROKER_URL: Value error, must start with redis:// or amqp://" in message
+
+
+def test_production_needs_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CMS_ENV", "production")
+    monkeypatch.setenv("CMS_DATABASE_URL", "postgresql://db/cms")
+    with pytest.raises(SettingsError, match="CMS_JWT_SECRET is required in production"):
+        load_settings(_env_file=None)
+
+
+def test_missing_policy_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CMS_SLA_POLICY", str(tmp_path / "absent.toml"))
+    with pytest.raises(SettingsError, match="CMS_SLA_POLICY: Value error, file .* does not exist"):
+        load_settings(_env_file=None)
+
+
+def test_development_secret_persists(tmp_path: Path) -> None:
+    settings = load_settings(_env_file=None, data_dir=tmp_path)
+    first = settings.signing_secret()
+    assert first == settings.signing_secret()
+    assert len(first) >= 32
+    assert (tmp_path / "dev-jwt-secret").stat().st_mode & 0o077 == 0
