@@ -152,7 +152,7 @@ def test_staff_outside_unit_sees_nothing(container: Container) -> None:
     result = container.complaints.lodge(Principal.anonymous(), lodge_command())
     for outsider in (OTHER_SDPO, MULTAN_DPO):
         assert container.queries.get(outsider, result.complaint_id) is None
-        assert container.queries.list(outsider, ComplaintFilter()).total_count == 0
+        assert container.queries.page(outsider, ComplaintFilter()).total_count == 0
         with pytest.raises(NotFound):
             container.complaints.acknowledge(outsider, result.complaint_id, None)
     assert container.queries.get(LAHORE_DPO, result.complaint_id) is not None
@@ -274,7 +274,7 @@ def test_keyset_pages_cover_all(container: Container) -> None:
     seen = []
     after = None
     while True:
-        page = container.queries.list(LAHORE_DPO, ComplaintFilter(), first=3, after=after)
+        page = container.queries.page(LAHORE_DPO, ComplaintFilter(), first=3, after=after)
         seen.extend(record.id for record in page.records)
         assert page.total_count == 7
         if not page.has_next_page:

@@ -95,7 +95,7 @@ class _PostgresCursor:
         return self._cursor.fetchone()
 
     def fetchall(self) -> list[Row]:
-        return self._cursor.fetchall()
+        return list(self._cursor.fetchall())
 
     @property
     def rowcount(self) -> int:

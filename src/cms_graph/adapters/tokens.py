@@ -58,7 +58,7 @@ class TokenService:
             raise Unauthenticated(f"the token is invalid: {error}") from None
 
         try:
-            role = Role(claims.get("role"))
+            role = Role(str(claims.get("role")))
         except ValueError:
             raise Unauthenticated(f"the token's role claim {claims.get('role')!r} is not a role") from None
         unit_id = claims.get("unit")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
+from typing import TypedDict
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
@@ -47,6 +49,14 @@ from cms_graph.domain.values import (
 logger = logging.getLogger(__name__)
 
 AfterCommit = Callable[[int], None]
+
+
+class ActionContext(TypedDict):
+    """Who acted, through which channel, and when: the common arguments of commands."""
+
+    actor: Actor
+    channel: Channel
+    at: datetime
 
 
 class ComplaintService:
@@ -289,14 +299,14 @@ class ComplaintService:
             field=("trackingNumber",),
         )
 
-    def _context(self, principal: Principal) -> dict[str, object]:
+    def _context(self, principal: Principal) -> ActionContext:
         return {
             "actor": principal.as_actor(),
             "channel": Channel.STAFF_CONSOLE,
             "at": self.clock.now(),
         }
 
-    def _complainant_context(self) -> dict[str, object]:
+    def _complainant_context(self) -> ActionContext:
         return {"actor": Actor.complainant(), "channel": Channel.WEB_PORTAL, "at": self.clock.now()}
 
     def _save(self, complaint: Complaint, what: str) -> CommandResult:

@@ -123,7 +123,7 @@ class ComplaintQueries:
             row = cursor.fetchone()
         return ComplaintRecord.from_row(row) if row else None
 
-    def list(
+    def page(
         self,
         principal: Principal,
         filter: ComplaintFilter,

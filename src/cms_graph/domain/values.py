@@ -133,7 +133,7 @@ class Actor:
     def from_dict(cls, data: dict[str, str | None]) -> Actor:
         role = data.get("role")
         return cls(
-            kind=ActorKind(data["kind"]),
+            kind=ActorKind(data["kind"] or ""),
             user_id=data.get("user_id"),
             role=Role(role) if role else None,
             unit_id=data.get("unit_id"),

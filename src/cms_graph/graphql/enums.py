@@ -1,4 +1,4 @@
-"""GraphQL enums, exposed from the domain's enums so the two cannot drift apart."""
+"""GraphQL enums. The domain's enums are registered as they are, so the two cannot drift."""
 
 from __future__ import annotations
 
@@ -6,15 +6,18 @@ from enum import StrEnum
 
 import strawberry
 
-from cms_graph.domain import values
+from cms_graph.domain.values import (
+    ActorKind,
+    Channel,
+    ComplaintCategory,
+    ComplaintStatus,
+    Language,
+    Outcome,
+    Role,
+)
 
-ComplaintStatus = strawberry.enum(values.ComplaintStatus, name="ComplaintStatus")
-ComplaintCategory = strawberry.enum(values.ComplaintCategory, name="ComplaintCategory")
-Channel = strawberry.enum(values.Channel, name="Channel")
-Outcome = strawberry.enum(values.Outcome, name="Outcome")
-Language = strawberry.enum(values.Language, name="Language")
-Role = strawberry.enum(values.Role, name="Role")
-ActorKind = strawberry.enum(values.ActorKind, name="ActorKind")
+for _domain_enum in (ActorKind, Channel, ComplaintCategory, ComplaintStatus, Language, Outcome, Role):
+    strawberry.enum(_domain_enum)
 
 
 @strawberry.enum
@@ -28,3 +31,15 @@ class UserErrorCode(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+
+__all__ = [
+    "ActorKind",
+    "Channel",
+    "ComplaintCategory",
+    "ComplaintStatus",
+    "Language",
+    "Outcome",
+    "Role",
+    "UserErrorCode",
+]

@@ -13,6 +13,15 @@ from cms_graph.domain.errors import DomainError
 logger = logging.getLogger("cms_graph.graphql")
 
 
+# The depth and token limits report plain validation or syntax errors; these fragments of
+# their messages (strawberry 0.34x, graphql-core 3.3) mark a query as too complex.
+_TOO_COMPLEX_MARKERS = (
+    "exceeds maximum operation depth",
+    "Maximum introspection depth exceeded",
+    "tokens. Parsing aborted",
+)
+
+
 class ErrorCodes(SchemaExtension):
     """Give each error a contract code; replace unexpected errors with a generic message."""
 
@@ -33,7 +42,8 @@ class ErrorCodes(SchemaExtension):
             # Parse, validation and variable coercion errors: the request itself is wrong.
             # graphql-core keeps the scalar's own GraphQLError as the original error of a
             # variable coercion error, so that case has an original error but no path.
-            extensions["code"] = "BAD_USER_INPUT"
+            too_complex = any(marker in error.message for marker in _TOO_COMPLEX_MARKERS)
+            extensions["code"] = "QUERY_TOO_COMPLEX" if too_complex else "BAD_USER_INPUT"
             return GraphQLError(
                 error.message, nodes=error.nodes, source=error.source,
                 positions=error.positions, path=error.path, extensions=extensions,

@@ -77,7 +77,7 @@ class Query:
         principal = info.context.principal
         queries = info.context.container.queries
         page = await run_in_threadpool(
-            lambda: queries.list(
+            lambda: queries.page(
                 principal, _filter(filter), first=first, after=after, last=last, before=before
             )
         )

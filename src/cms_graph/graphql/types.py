@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, cast
 from uuid import UUID
 
 import strawberry
@@ -108,7 +108,7 @@ class TimelineEntry:
             channel=Channel(record.channel),
             reason=record.reason,
             internal=record.internal,
-            details=record.details,
+            details=cast(JSON, record.details),
         )
 
 

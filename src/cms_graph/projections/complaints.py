@@ -52,7 +52,7 @@ def event_details(event: Complaint.Event) -> str:
 
 class ComplaintViewProjector:
     name = "complaints"
-    tables = ("complaints_view", "complaint_timeline_view")
+    tables: tuple[str, ...] = ("complaints_view", "complaint_timeline_view")
 
     def __init__(self, units: UnitHierarchy) -> None:
         self.units = units

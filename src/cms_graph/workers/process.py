@@ -33,11 +33,15 @@ class WorkerHandle:
         logger.info("workers stopped")
 
 
+def send_catch_up(notification_id: int) -> None:
+    catch_up_projections.send(notification_id)
+
+
 def connect_broker(container: Container, broker: dramatiq.Broker | None = None) -> dramatiq.Broker:
     """Install the broker and send a catch-up message after every commit."""
     broker = install_broker(broker or create_broker(container.settings))
     use_container(container)
-    container.commit_listeners.append(lambda notification_id: catch_up_projections.send(notification_id))
+    container.commit_listeners.append(send_catch_up)
     return broker
 
 
