@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-# Where the tests look for their servers; tests/conftest.py reads the same variables.
+# Servers the tests use. tests/conftest.py reads the same variables, with the same defaults.
 export CMS_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 export CMS_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
@@ -34,11 +34,11 @@ $(BIN)/python:
 
 # The stamp files make a rerun skip pip until pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -e .
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -e '.[test]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(VENV)/.installed $@
 
 define CHECK_SERVICES

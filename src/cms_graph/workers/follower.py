@@ -30,6 +30,8 @@ class ProjectionFollower:
         self._database_url = database_url
         self._poll_seconds = poll_seconds
         self._stopping = threading.Event()
+        # Set once the follower listens (or polls) and has caught up the first time.
+        self.ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="projection-follower", daemon=True)
 
     def start(self) -> None:
@@ -50,6 +52,7 @@ class ProjectionFollower:
                     self._listen(self._database_url)
                 else:
                     self._safe_catch_up()
+                    self.ready.set()
                     self._stopping.wait(self._poll_seconds)
             except psycopg.OperationalError as error:
                 logger.warning("projection follower lost its connection, retrying: %s", error)
@@ -60,6 +63,7 @@ class ProjectionFollower:
         with psycopg.connect(url, autocommit=True) as connection:
             connection.execute(f'LISTEN "{EVENTS_TABLE}"')
             self._safe_catch_up()
+            self.ready.set()
             while not self._stopping.is_set():
                 # Wakes on the first notification or after poll_seconds, whichever is first.
                 for _ in connection.notifies(timeout=self._poll_seconds, stop_after=1):
