@@ -20,6 +20,7 @@ from cms_graph.adapters.event_store import (
     open_event_store,
 )
 from cms_graph.adapters.migrations import migrate
+from cms_graph.adapters.policy_files import load_policy
 from cms_graph.adapters.tracking_numbers import TrackingNumberIndex
 from cms_graph.adapters.unit_files import load_hierarchy
 from cms_graph.adapters.vault import PersonalDataVault
@@ -27,7 +28,9 @@ from cms_graph.application.complaints import ComplaintService
 from cms_graph.application.identity import AccessPolicy
 from cms_graph.application.queries import ComplaintQueries
 from cms_graph.domain.units import UnitHierarchy
+from cms_graph.application.escalations import EscalationService
 from cms_graph.projections.complaints import ComplaintViewProjector
+from cms_graph.projections.escalations import EscalationProjector, ScheduledDeadline
 from cms_graph.projections.runner import ProjectionRunner
 from cms_graph.settings import Settings
 
@@ -47,13 +50,24 @@ class Container:
     complaints: ComplaintService
     queries: ComplaintQueries
     complaint_projection: ProjectionRunner
+    escalations: EscalationService
+    escalation_projection: ProjectionRunner
     # Called after each commit, after the read model caught up; the worker setup uses it
     # to send the catch-up message for the other projections.
     commit_listeners: list[Callable[[int], None]] = field(default_factory=list)
+    # Called with deadlines the escalation projection set, once committed; the worker
+    # setup uses it to schedule a Dramatiq message for each.
+    deadline_listeners: list[Callable[[list[ScheduledDeadline]], None]] = field(
+        default_factory=list
+    )
 
     @property
     def projections(self) -> list[ProjectionRunner]:
-        return [self.complaint_projection]
+        return [self.complaint_projection, self.escalation_projection]
+
+    def deadlines_scheduled(self, deadlines: list[ScheduledDeadline]) -> None:
+        for listener in self.deadline_listeners:
+            listener(deadlines)
 
     def catch_up_all(self) -> int:
         return sum(runner.catch_up() for runner in self.projections)
@@ -99,12 +113,20 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         ComplaintViewProjector(units),
         batch_size=settings.projection_batch_size,
     )
+    escalation_projector = EscalationProjector(units)
+    escalation_projection = ProjectionRunner(
+        database, event_store, escalation_projector, batch_size=settings.projection_batch_size
+    )
+    escalations = EscalationService(
+        event_store=event_store, database=database, units=units, clock=clock
+    )
     complaints = ComplaintService(
         event_store=event_store,
         vault=vault,
         tracking_numbers=tracking_numbers,
         access=access,
         clock=clock,
+        policy=load_policy(settings.sla_policy),
     )
     container = Container(
         settings=settings,
@@ -118,8 +140,12 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         complaints=complaints,
         queries=ComplaintQueries(database, access, vault, clock),
         complaint_projection=complaint_projection,
+        escalations=escalations,
+        escalation_projection=escalation_projection,
     )
     complaints.after_commit = container.after_commit
+    escalations.after_commit = container.after_commit
+    escalation_projector.set_schedule(container.deadlines_scheduled)
     logger.info(
         "container ready: store=%s, units=%d",
         "postgres" if settings.database_url else "sqlite",

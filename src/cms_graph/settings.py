@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     projection_batch_size: int = Field(default=500, ge=1, le=100_000)
     projection_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    sweep_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="how often workers sweep for passed deadlines"
+    )
     demo_data: bool = Field(default=True, description="lodge demo complaints on an empty store")
 
     @field_validator("database_url")

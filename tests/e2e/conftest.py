@@ -119,7 +119,7 @@ class GraphQLClient:
     def execute(
         self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
     ) -> dict[str, Any]:
-        """Send the request and return the decoded response body, which may hold errors."""
+        """Send the request and return the decoded response body, which may contain errors."""
         response = self.post(query, variables, token=token)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()

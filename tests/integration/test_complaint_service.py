@@ -18,6 +18,7 @@ from cms_graph.domain.errors import (
     NotFound,
     Unauthenticated,
 )
+from cms_graph.domain.ladder import Rank
 from cms_graph.domain.values import Channel, Outcome
 from tests.factories import (
     CNIC,
@@ -193,7 +194,13 @@ def test_racing_commands_one_conflicts(container: Container) -> None:
     first = store.get_complaint(result.complaint_id)
     second = store.get_complaint(result.complaint_id)
     first.acknowledge(note=None, **container.complaints._context(SDPO))
-    second.assign(officer_id="x", unit_id="pb_lahore-c1", reason=None, **container.complaints._context(SDPO))
+    second.assign(
+        officer_id="x",
+        unit_id="pb_lahore-c1",
+        holder_rank=Rank.CIRCLE,
+        reason=None,
+        **container.complaints._context(SDPO),
+    )
     store.save_complaint(first)
     with pytest.raises(Conflict, match="was changed by someone else"):
         store.save_complaint(second)

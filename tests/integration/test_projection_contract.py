@@ -22,7 +22,7 @@ from cms_graph.domain.values import Outcome
 from cms_graph.projections.complaints import ComplaintViewProjector
 from cms_graph.projections.digest import TABLE_KEYS, table_digest
 from cms_graph.projections.runner import ProjectionRunner
-from tests.factories import PHONE, SDPO, lodge_command
+from tests.factories import LAHORE_DPO, PHONE, SDPO, lodge_command
 from tests.integration.crash_projection import CRASH_STATUS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +40,7 @@ def write_history(container: Container, complaints: int) -> int:
             service.resolve(SDPO, key, outcome=Outcome.RELIEF_GRANTED, summary="done")
             service.record_feedback(ComplainantProof(result.tracking_number, PHONE), satisfied=False, comment=None)
         if index % 3 == 0:
-            service.add_note(SDPO, key, text="internal", internal=True)
+            service.add_note(LAHORE_DPO, key, text="internal", internal=True)
     return container.event_store.recorder.max_notification_id() or 0
 
 

@@ -12,8 +12,10 @@ import pytest
 from dramatiq.brokers.redis import RedisBroker
 
 from cms_graph.application.identity import Principal
+from cms_graph.adapters.policy_files import load_policy
 from cms_graph.bootstrap import Container
 from cms_graph.domain.complaint import Complaint
+from cms_graph.domain.ladder import Rank
 from cms_graph.domain.values import Actor, Channel, ComplaintCategory, Language
 from cms_graph.workers.actors import PROJECTIONS_QUEUE, catch_up_projections
 from cms_graph.workers.process import connect_broker
@@ -44,6 +46,8 @@ def store_without_projection(container: Container, count: int) -> None:
             language=Language.EN,
             complainant_sealed=b"",
             phone_digest="",
+            deadline_plan=load_policy(None).plan_for(ComplaintCategory.OTHER),
+            holder_rank=Rank.DISTRICT,
             actor=Actor.system(),
             channel=Channel.SYSTEM,
             occurred_at=datetime.now(UTC),

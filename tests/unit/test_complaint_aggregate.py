@@ -9,6 +9,8 @@ from uuid import uuid4
 import pytest
 
 from cms_graph.domain.complaint import Complaint
+from cms_graph.domain.deadlines import DeadlinePlan
+from cms_graph.domain.ladder import Holder, Rank
 from cms_graph.domain.errors import InvalidInput, InvalidTransition
 from cms_graph.domain.values import (
     Actor,
@@ -21,6 +23,13 @@ from cms_graph.domain.values import (
 )
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+PLAN = DeadlinePlan(
+    policy_name="test",
+    first_contact=timedelta(hours=8),
+    reply=timedelta(days=1),
+    escalation_interval=timedelta(days=7),
+)
+DISTRICT = Holder("pb_lahore", Rank.DISTRICT)
 STAFF = Actor.staff("sdpo-1", Role.SDPO, "pb_lahore-c1")
 CITIZEN = Actor.complainant()
 STAFF_CONTEXT = {"actor": STAFF, "channel": Channel.STAFF_CONSOLE, "at": NOW}
@@ -40,6 +49,8 @@ def lodged() -> Complaint:
         language=Language.UR,
         complainant_sealed=b"sealed",
         phone_digest="digest",
+        deadline_plan=PLAN,
+        holder_rank=Rank.CIRCLE,
         actor=CITIZEN,
         channel=Channel.WEB_PORTAL,
         occurred_at=NOW,
@@ -51,7 +62,7 @@ def acknowledge(c: Complaint) -> None:
 
 
 def assign(c: Complaint) -> None:
-    c.assign(officer_id="inspector-7", unit_id="pb_lahore-c1", reason=None, **STAFF_CONTEXT)
+    c.assign(officer_id="inspector-7", unit_id="pb_lahore-c1", holder_rank=Rank.CIRCLE, reason=None, **STAFF_CONTEXT)
 
 
 def resolve(c: Complaint) -> None:
@@ -79,7 +90,7 @@ def note(c: Complaint) -> None:
 
 
 def escalate(c: Complaint) -> None:
-    c.escalate(to_unit_id="pb_lahore", reason="No progress.", **STAFF_CONTEXT)
+    c.escalate(to=DISTRICT, reason="No progress.", **STAFF_CONTEXT)
 
 
 Step = Callable[[Complaint], None]
@@ -191,7 +202,9 @@ def test_assign_same_officer_twice_rejected() -> None:
 
 def test_reassign_to_other_officer() -> None:
     complaint = at_status(ComplaintStatus.ASSIGNED)
-    complaint.assign(officer_id="inspector-9", unit_id="pb_lahore-c1", reason="Leave", **STAFF_CONTEXT)
+    complaint.assign(
+        officer_id="inspector-9", unit_id="pb_lahore-c1", holder_rank=Rank.CIRCLE, reason="Leave", **STAFF_CONTEXT
+    )
     assert complaint.assigned_officer_id == "inspector-9"
 
 
@@ -251,7 +264,7 @@ def test_escalate_moves_unit_and_level() -> None:
 def test_escalate_needs_reason() -> None:
     complaint = lodged()
     with pytest.raises(InvalidInput) as raised:
-        complaint.escalate(to_unit_id="pb_lahore", reason="  ", **STAFF_CONTEXT)
+        complaint.escalate(to=DISTRICT, reason="  ", **STAFF_CONTEXT)
     assert raised.value.field == ("reason",)
 
 
@@ -276,6 +289,8 @@ def test_lodge_blank_description_rejected() -> None:
             language=Language.EN,
             complainant_sealed=b"",
             phone_digest="",
+            deadline_plan=PLAN,
+            holder_rank=Rank.DISTRICT,
             actor=CITIZEN,
             channel=Channel.WEB_PORTAL,
             occurred_at=NOW,

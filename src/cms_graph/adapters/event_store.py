@@ -16,6 +16,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
 from cms_graph.domain.complaint import Complaint
+from cms_graph.domain.deadlines import DeadlinePlan
 from cms_graph.domain.errors import Conflict
 from cms_graph.domain.values import Actor
 
@@ -33,6 +34,17 @@ class ActorAsDict(Transcoding):
 
     def decode(self, data: dict[str, str | None]) -> Actor:
         return Actor.from_dict(data)
+
+
+class DeadlinePlanAsDict(Transcoding):
+    type = DeadlinePlan
+    name = "deadline_plan"
+
+    def encode(self, obj: DeadlinePlan) -> dict[str, str]:
+        return obj.to_dict()
+
+    def decode(self, data: dict[str, str]) -> DeadlinePlan:
+        return DeadlinePlan.from_dict(data)
 
 
 class BytesAsBase64(Transcoding):
@@ -71,6 +83,7 @@ class ComplaintEventStore(Application[UUID]):
         transcoder.register(ActorAsDict())
         transcoder.register(BytesAsBase64())
         transcoder.register(DateAsISO())
+        transcoder.register(DeadlinePlanAsDict())
 
     def get_complaint(self, complaint_id: UUID, version: int | None = None) -> Complaint:
         complaint: Complaint = self.repository.get(complaint_id, version=version)

@@ -36,6 +36,8 @@ from cms_graph.domain.complaint import Complaint
 from cms_graph.domain.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
 from cms_graph.domain.personal_data import Complainant, normalise_phone
 from cms_graph.domain.tracking_number import new_tracking_number, normalise_tracking_number
+from cms_graph.domain.deadlines import DeadlinePolicy
+from cms_graph.domain.ladder import Holder, next_holder, rank_for_level
 from cms_graph.domain.units import Unit, UnitLevel
 from cms_graph.domain.values import (
     LODGING_CHANNELS,
@@ -68,6 +70,7 @@ class ComplaintService:
         tracking_numbers: TrackingNumberIndex,
         access: AccessPolicy,
         clock: Clock,
+        policy: DeadlinePolicy,
         after_commit: AfterCommit = lambda _notification_id: None,
     ) -> None:
         self.event_store = event_store
@@ -76,6 +79,7 @@ class ComplaintService:
         self.access = access
         self.units = access.units
         self.clock = clock
+        self.policy = policy
         self.after_commit = after_commit
 
     # Lodging.
@@ -117,6 +121,8 @@ class ComplaintService:
             language=command.language,
             complainant_sealed=self.vault.seal(key_material, complaint_id, complainant),
             phone_digest=self.vault.phone_digest(key_material, complainant.phone),
+            deadline_plan=self.policy.plan_for(command.category),
+            holder_rank=rank_for_level(self.units.get(unit_id).level),
             actor=principal.as_actor(),
             channel=command.channel,
             occurred_at=now,
@@ -189,7 +195,11 @@ class ComplaintService:
         if not self.access.can_see_unit(principal, self.units.path(unit_id)):
             raise Forbidden(f"unit {unit_id} is outside your unit {principal.unit_id}")
         complaint.assign(
-            officer_id=officer_id, unit_id=unit_id, reason=reason, **self._context(principal)
+            officer_id=officer_id,
+            unit_id=unit_id,
+            holder_rank=rank_for_level(self.units.get(unit_id).level),
+            reason=reason,
+            **self._context(principal),
         )
         return self._save(complaint, "assigned")
 
@@ -202,14 +212,21 @@ class ComplaintService:
 
     def escalate(self, principal: Principal, complaint_id: UUID, reason: str) -> CommandResult:
         complaint = self._load_for_staff(principal, complaint_id, CASE_HANDLING_ROLES, "escalate")
-        parent = self.units.parent(complaint.unit_id) if complaint.unit_id in self.units else None
-        if parent is None:
-            raise InvalidTransition(
-                f"cannot escalate complaint {complaint.tracking_number}: unit "
-                f"{complaint.unit_id} has no higher unit"
-            )
-        complaint.escalate(to_unit_id=parent.id, reason=reason, **self._context(principal))
+        complaint.escalate(
+            to=self._next_holder(complaint), reason=reason, **self._context(principal)
+        )
         return self._save(complaint, "escalated")
+
+    def _next_holder(self, complaint: Complaint) -> Holder:
+        holder = None
+        if complaint.unit_id in self.units:
+            holder = next_holder(self.units, complaint.unit_id, complaint.holder_rank)
+        if holder is None:
+            raise InvalidTransition(
+                f"cannot escalate complaint {complaint.tracking_number}: it is already held "
+                f"at the top of the ladder ({complaint.holder_rank.value})"
+            )
+        return holder
 
     def resolve(
         self, principal: Principal, complaint_id: UUID, *, outcome: Outcome, summary: str
@@ -248,7 +265,24 @@ class ComplaintService:
         complaint.record_feedback(
             satisfied=satisfied, comment=comment, **self._complainant_context()
         )
+        if not satisfied:
+            self._reopen_over_negative_feedback(complaint)
         return self._save(complaint, "feedback recorded")
+
+    def _reopen_over_negative_feedback(self, complaint: Complaint) -> None:
+        """Reopen a resolution the complainant rejects and move it one rung up, so the
+        officer who resolved it is not the one who reviews it. Saved with the feedback."""
+        system = self._system_context()
+        complaint.reopen(reason="the complainant is not satisfied with the resolution", **system)
+        holder = None
+        if complaint.unit_id in self.units:
+            holder = next_holder(self.units, complaint.unit_id, complaint.holder_rank)
+        if holder is not None:
+            complaint.escalate(
+                to=holder,
+                reason="negative feedback on the resolution",
+                **system,
+            )
 
     def reopen_as_complainant(self, proof: ComplainantProof, reason: str) -> CommandResult:
         complaint = self._load_for_complainant(proof)
@@ -305,6 +339,9 @@ class ComplaintService:
             "channel": Channel.STAFF_CONSOLE,
             "at": self.clock.now(),
         }
+
+    def _system_context(self) -> ActionContext:
+        return {"actor": Actor.system(), "channel": Channel.SYSTEM, "at": self.clock.now()}
 
     def _complainant_context(self) -> ActionContext:
         return {"actor": Actor.complainant(), "channel": Channel.WEB_PORTAL, "at": self.clock.now()}

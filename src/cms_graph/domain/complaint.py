@@ -14,7 +14,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from cms_graph.domain.errors import InvalidInput, InvalidTransition
+from cms_graph.domain.deadlines import Deadline, DeadlinePlan, DeadlineStep, next_deadline
+from cms_graph.domain.errors import Forbidden, InvalidInput, InvalidTransition
+from cms_graph.domain.ladder import Holder, Rank, outranks
 from cms_graph.domain.values import (
     FINAL_STATUSES,
     OPEN_STATUSES,
@@ -67,6 +69,8 @@ class Complaint(Aggregate):
         language: Language
         complainant_sealed: bytes
         phone_digest: str
+        deadline_plan: DeadlinePlan
+        holder_rank: Rank
 
     class ComplaintAcknowledged(Event):
         note: str | None
@@ -79,12 +83,14 @@ class Complaint(Aggregate):
     class ComplaintAssigned(Event):
         officer_id: str
         unit_id: str
+        holder_rank: Rank
         reason: str | None
 
         def apply(self, aggregate: Complaint) -> None:
             aggregate.status = ComplaintStatus.ASSIGNED
             aggregate.assigned_officer_id = self.officer_id
             aggregate.unit_id = self.unit_id
+            aggregate.holder_rank = Rank(self.holder_rank)
 
     class NoteAdded(Event):
         text: str
@@ -94,15 +100,24 @@ class Complaint(Aggregate):
             pass
 
     class ComplaintEscalated(Event):
+        """Moved one rung up the ladder: for a missed deadline (actor ``system``, with
+        ``deadline`` and ``missed_due_at``) or by hand (a user, with a reason)."""
+
         reason: str | None
+        deadline: DeadlineStep | None
+        missed_due_at: datetime | None
         from_level: int
         to_level: int
         from_unit_id: str
         to_unit_id: str
+        from_rank: Rank
+        to_rank: Rank
 
         def apply(self, aggregate: Complaint) -> None:
             aggregate.escalation_level = self.to_level
             aggregate.unit_id = self.to_unit_id
+            aggregate.holder_rank = Rank(self.to_rank)
+            aggregate.escalation_anchor = self.missed_due_at or self.occurred_at
 
     class ComplaintResolved(Event):
         outcome: Outcome
@@ -121,12 +136,15 @@ class Complaint(Aggregate):
 
         def apply(self, aggregate: Complaint) -> None:
             aggregate.feedback_satisfied = self.satisfied
+            if not self.satisfied:
+                aggregate.negative_feedback_count += 1
 
     class ComplaintReopened(Event):
         reason: str
 
         def apply(self, aggregate: Complaint) -> None:
             aggregate.status = ComplaintStatus.REOPENED
+            aggregate.opened_at = self.occurred_at
             aggregate.outcome = None
             aggregate.resolved_at = None
             aggregate.closed_at = None
@@ -160,6 +178,8 @@ class Complaint(Aggregate):
         language: Language,
         complainant_sealed: bytes,
         phone_digest: str,
+        deadline_plan: DeadlinePlan,
+        holder_rank: Rank,
         actor: Actor,
         channel: Channel,
         occurred_at: datetime,
@@ -188,6 +208,11 @@ class Complaint(Aggregate):
         self.outcome: Outcome | None = None
         self.feedback_satisfied: bool | None = None
         self.reopen_count = 0
+        self.deadline_plan = deadline_plan
+        self.holder_rank = Rank(holder_rank)
+        self.opened_at = occurred_at
+        self.escalation_anchor: datetime | None = None
+        self.negative_feedback_count = 0
 
     @classmethod
     def lodge(
@@ -204,6 +229,8 @@ class Complaint(Aggregate):
         language: Language,
         complainant_sealed: bytes,
         phone_digest: str,
+        deadline_plan: DeadlinePlan,
+        holder_rank: Rank,
         actor: Actor,
         channel: Channel,
         occurred_at: datetime,
@@ -224,9 +251,21 @@ class Complaint(Aggregate):
             language=language,
             complainant_sealed=complainant_sealed,
             phone_digest=phone_digest,
+            deadline_plan=deadline_plan,
+            holder_rank=holder_rank,
             actor=actor,
             channel=channel,
             occurred_at=occurred_at,
+        )
+
+    def next_deadline(self) -> Deadline | None:
+        """Return the pending step and its due time, or None when nothing is pending."""
+        return next_deadline(
+            self.deadline_plan,
+            status=self.status,
+            opened_at=self.opened_at,
+            acknowledged_at=self.acknowledged_at,
+            escalation_anchor=self.escalation_anchor,
         )
 
     # Rule checks. Each raises InvalidTransition naming the status that forbids the command.
@@ -241,6 +280,21 @@ class Complaint(Aggregate):
 
     def check_not_final(self, command: str) -> None:
         self.check_status(command, frozenset(set(ComplaintStatus) - FINAL_STATUSES))
+
+    def check_can_close_over_negative_feedback(self, actor: Actor, reason: str | None) -> None:
+        """Closing over a complainant's negative feedback is the best-known abuse, so it
+        needs a supervisor above the resolving officer, and a reason."""
+        resolver_role = self.resolved_by.role if self.resolved_by else None
+        if not outranks(actor.role, resolver_role):
+            raise Forbidden(
+                f"complaint {self.tracking_number} had negative feedback: only a supervisor "
+                f"above the resolving officer ({resolver_role or 'unknown role'}) may close it"
+            )
+        if reason is None:
+            raise InvalidInput(
+                "reason is required to close a complaint after negative feedback",
+                field=("reason",),
+            )
 
     # Commands.
 
@@ -261,6 +315,7 @@ class Complaint(Aggregate):
         *,
         officer_id: str,
         unit_id: str,
+        holder_rank: Rank,
         reason: str | None,
         actor: Actor,
         channel: Channel,
@@ -282,6 +337,7 @@ class Complaint(Aggregate):
             self.ComplaintAssigned,
             officer_id=officer_id,
             unit_id=unit_id,
+            holder_rank=holder_rank,
             reason=reason,
             actor=actor,
             channel=channel,
@@ -300,26 +356,66 @@ class Complaint(Aggregate):
     def escalate(
         self,
         *,
-        to_unit_id: str,
+        to: Holder,
         reason: str | None,
         actor: Actor,
         channel: Channel,
         at: datetime,
     ) -> None:
-        """Move the complaint one level up the supervisory ladder to ``to_unit_id``.
-
-        A manual escalation must give a reason; a system escalation names the deadline
-        that passed in ``reason`` instead.
-        """
+        """Move the complaint one rung up the ladder by hand; a reason is required."""
         self.check_status("escalate", OPEN_STATUSES)
         reason = check_text(reason or "", "reason", limit=MAX_REASON_LENGTH)
+        self._trigger_escalation(to, reason, None, None, actor, channel, at)
+
+    def escalate_for_missed_deadline(
+        self, *, step: DeadlineStep, due_at: datetime, to: Holder, at: datetime
+    ) -> None:
+        """Escalate because the deadline (``step``, ``due_at``) passed unattended.
+
+        Raises InvalidTransition unless that deadline is the pending one and has passed,
+        so a repeated or late request for the same deadline writes nothing.
+        """
+        self.check_status("escalate", OPEN_STATUSES)
+        pending = self.next_deadline()
+        if pending is None or pending.step != step or pending.due_at != due_at:
+            raise InvalidTransition(
+                f"cannot escalate complaint {self.tracking_number} for {step.value} due "
+                f"{due_at.isoformat()}: that deadline is no longer pending"
+            )
+        if at < due_at:
+            raise InvalidTransition(
+                f"cannot escalate complaint {self.tracking_number}: {step.value} is due "
+                f"{due_at.isoformat()}, later than {at.isoformat()}"
+            )
+        reason = f"{step.value} deadline {due_at.isoformat()} passed"
+        self._trigger_escalation(to, reason, step, due_at, Actor.system(), Channel.SYSTEM, at)
+
+    def _trigger_escalation(
+        self,
+        to: Holder,
+        reason: str,
+        deadline: DeadlineStep | None,
+        missed_due_at: datetime | None,
+        actor: Actor,
+        channel: Channel,
+        at: datetime,
+    ) -> None:
+        if to.rank.order <= self.holder_rank.order:
+            raise InvalidTransition(
+                f"cannot escalate complaint {self.tracking_number} from {self.holder_rank.value} "
+                f"to {to.rank.value}: escalation must move up the ladder"
+            )
         self.trigger_event(
             self.ComplaintEscalated,
             reason=reason,
+            deadline=deadline,
+            missed_due_at=missed_due_at,
             from_level=self.escalation_level,
             to_level=self.escalation_level + 1,
             from_unit_id=self.unit_id,
-            to_unit_id=to_unit_id,
+            to_unit_id=to.unit_id,
+            from_rank=self.holder_rank,
+            to_rank=to.rank,
             actor=actor,
             channel=channel,
             occurred_at=at,
@@ -375,6 +471,8 @@ class Complaint(Aggregate):
     def close(self, *, reason: str | None, actor: Actor, channel: Channel, at: datetime) -> None:
         self.check_status("close", frozenset({ComplaintStatus.RESOLVED}))
         reason = check_text(reason, "reason", limit=MAX_REASON_LENGTH) if reason else None
+        if self.negative_feedback_count:
+            self.check_can_close_over_negative_feedback(actor, reason)
         self.trigger_event(
             self.ComplaintClosed, reason=reason, actor=actor, channel=channel, occurred_at=at
         )

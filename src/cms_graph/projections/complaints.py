@@ -10,7 +10,9 @@ from typing import Any
 
 from cms_graph.adapters.database import Cursor
 from cms_graph.domain.complaint import Complaint
+from cms_graph.domain.deadlines import DeadlinePlan
 from cms_graph.domain.units import UnitHierarchy
+from cms_graph.projections.deadline_state import DEADLINE_COLUMNS, DeadlineState
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +36,8 @@ _NOT_IN_DETAILS = frozenset(
 
 
 def _json_value(value: Any) -> Any:
+    if isinstance(value, DeadlinePlan):
+        return value.to_dict()
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime):
@@ -81,11 +85,14 @@ class ComplaintViewProjector:
                 "INSERT INTO complaints_view (complaint_id, tracking_number, status, category,"
                 " channel, description, language, district_id, station_id, unit_id, unit_path,"
                 " escalation_level, incident_at, lodged_at, complainant_sealed, phone_digest,"
-                " version, updated_at) VALUES (:id, :tracking_number, 'LODGED', :category,"
-                " :channel, :description, :language, :district_id, :station_id, :unit_id,"
-                " :unit_path, 0, :incident_at, :lodged_at, :sealed, :phone_digest, :version,"
-                " :now)",
+                " version, updated_at, opened_at, acknowledged_at, escalation_anchor,"
+                " holder_rank, deadline_plan, deadline_step, due_at) VALUES (:id,"
+                " :tracking_number, :status, :category, :channel, :description, :language,"
+                " :district_id, :station_id, :unit_id, :unit_path, 0, :incident_at, :lodged_at,"
+                " :sealed, :phone_digest, :version, :now, :opened_at, :acknowledged_at,"
+                " :escalation_anchor, :holder_rank, :deadline_plan, :deadline_step, :due_at)",
                 common
+                | DeadlineState.lodged(event).columns()
                 | {
                     "tracking_number": event.tracking_number,
                     "category": str(event.category),
@@ -104,31 +111,27 @@ class ComplaintViewProjector:
             )
             return
 
-        if isinstance(event, Complaint.ComplaintAcknowledged):
-            # First contact on an assigned complaint keeps it ASSIGNED, as the aggregate does.
-            cursor.execute(
-                "UPDATE complaints_view SET acknowledged_at = :at, status = CASE WHEN status"
-                " IN ('LODGED', 'REOPENED') THEN 'ACKNOWLEDGED' ELSE status END,"
-                " version = :version, updated_at = :now WHERE complaint_id = :id",
-                common | {"at": event.occurred_at},
-            )
-            return
-
-        values = self._changes_for(event)
+        cursor.execute(
+            f"SELECT {DEADLINE_COLUMNS} FROM complaints_view WHERE complaint_id = :id",  # noqa: S608
+            {"id": common["id"]},
+        )
+        row = cursor.fetchone()
+        if row is None:
+            raise LookupError(f"complaint {common['id']} has no row in complaints_view")
+        values = DeadlineState.from_row(row).after(event).columns() | self._changes_for(event)
         assignments = "".join(f"{column} = :{column}, " for column in values)
         cursor.execute(
-            # The column names come from the fixed keys of _changes_for, never from input.
+            # The column names come from fixed keys in this module, never from input.
             f"UPDATE complaints_view SET {assignments}version = :version,"  # noqa: S608
             " updated_at = :now WHERE complaint_id = :id",
             common | values,
         )
 
     def _changes_for(self, event: Complaint.Event) -> dict[str, Any]:
-        """Return the view columns an event changes, with their new values."""
+        """Return the view columns an event changes besides the deadline state."""
         at = event.occurred_at
         if isinstance(event, Complaint.ComplaintAssigned):
             return {
-                "status": "ASSIGNED",
                 "assigned_officer_id": event.officer_id,
                 "unit_id": event.unit_id,
                 "unit_path": self.unit_path(event.unit_id),
@@ -141,7 +144,6 @@ class ComplaintViewProjector:
             }
         if isinstance(event, Complaint.ComplaintResolved):
             return {
-                "status": "RESOLVED",
                 "outcome": str(event.outcome),
                 "resolved_at": at,
                 "feedback_satisfied": None,
@@ -150,17 +152,15 @@ class ComplaintViewProjector:
             return {"feedback_satisfied": event.satisfied}
         if isinstance(event, Complaint.ComplaintReopened):
             return {
-                "status": "REOPENED",
                 "outcome": None,
                 "resolved_at": None,
                 "closed_at": None,
-                "acknowledged_at": None,
                 "feedback_satisfied": None,
             }
         if isinstance(event, Complaint.ComplaintClosed):
-            return {"status": "CLOSED", "closed_at": at}
+            return {"closed_at": at}
         if isinstance(event, Complaint.ComplaintWithdrawn):
-            return {"status": "WITHDRAWN", "withdrawn_at": at}
+            return {"withdrawn_at": at}
         return {}
 
     def _append_timeline(

@@ -21,7 +21,12 @@ logger = logging.getLogger(__name__)
 
 
 class Projector(Protocol):
-    """Turns one domain event into changes to a projection's tables."""
+    """Turns one domain event into changes to a projection's tables.
+
+    A projector may also define ``begin_batch()`` and ``after_commit()``, called around
+    each batch, to act only on what was committed (the escalation projector schedules
+    deadlines there).
+    """
 
     name: str
     tables: tuple[str, ...]
@@ -76,6 +81,9 @@ class ProjectionRunner:
         if not notifications:
             return 0
 
+        begin_batch = getattr(self.projector, "begin_batch", None)
+        if begin_batch is not None:
+            begin_batch()
         with self.database.transaction() as cursor:
             # Another runner may have applied some of them meanwhile; skip those.
             position = self._lock_position(cursor)
@@ -95,6 +103,9 @@ class ProjectionRunner:
                 " WHERE name = :name",
                 {"position": new_position, "now": datetime.now(UTC), "name": self.name},
             )
+        after_commit = getattr(self.projector, "after_commit", None)
+        if after_commit is not None:
+            after_commit()
         logger.debug(
             "projection %s applied %d events, position %d",
             self.name,

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from uuid import UUID
 
 import dramatiq
 
+from cms_graph.application.escalations import EscalationOutcome
+from cms_graph.domain.deadlines import DeadlineStep
 from cms_graph.workers.runtime import current_container
 
 logger = logging.getLogger(__name__)
 
 PROJECTIONS_QUEUE = "projections"
+ESCALATIONS_QUEUE = "escalations"
 
 
 @dramatiq.actor(queue_name=PROJECTIONS_QUEUE, max_retries=5, min_backoff=200, time_limit=300_000)
@@ -25,4 +30,24 @@ def catch_up_projections(notification_id: int = 0) -> None:
     logger.debug("catch-up after notification %d applied %d events", notification_id, applied)
 
 
-ALL_ACTORS = (catch_up_projections,)
+@dramatiq.actor(queue_name=ESCALATIONS_QUEUE, max_retries=20, min_backoff=1000, time_limit=60_000)
+def escalate_overdue(complaint_id: str, step: str, due_at: str) -> None:
+    """Escalate a complaint whose deadline (``step``, ``due_at``) passed, if it still is
+    pending. A message that arrives early is sent again for the time left."""
+    container = current_container()
+    due = datetime.fromisoformat(due_at)
+    outcome = container.escalations.escalate_if_due(UUID(complaint_id), DeadlineStep(step), due)
+    if outcome is EscalationOutcome.NOT_DUE_YET:
+        remaining = due - container.clock.now()
+        delay_ms = max(0, int(remaining.total_seconds() * 1000))
+        escalate_overdue.send_with_options(args=(complaint_id, step, due_at), delay=delay_ms)
+    logger.debug("deadline %s %s of %s: %s", step, due_at, complaint_id, outcome.value)
+
+
+@dramatiq.actor(queue_name=ESCALATIONS_QUEUE, max_retries=0, time_limit=600_000)
+def sweep_deadlines() -> None:
+    """Escalate every deadline that passed, as the safety net for lost or late messages."""
+    current_container().escalations.sweep()
+
+
+ALL_ACTORS = (catch_up_projections, escalate_overdue, sweep_deadlines)

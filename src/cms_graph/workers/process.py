@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
+from functools import partial
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
 from cms_graph.bootstrap import Container
-from cms_graph.workers.actors import catch_up_projections
+from cms_graph.projections.escalations import ScheduledDeadline
+from cms_graph.workers.actors import catch_up_projections, escalate_overdue, sweep_deadlines
 from cms_graph.workers.broker import create_broker, install_broker
 from cms_graph.workers.follower import ProjectionFollower
 from cms_graph.workers.runtime import use_container
@@ -22,8 +25,11 @@ class WorkerHandle:
     broker: dramatiq.Broker
     worker: dramatiq.Worker | None
     follower: ProjectionFollower | None
+    sweeper: DeadlineSweeper | None = None
 
     def stop(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.stop()
         if self.follower is not None:
             self.follower.stop()
         if self.worker is not None:
@@ -37,11 +43,46 @@ def send_catch_up(notification_id: int) -> None:
     catch_up_projections.send(notification_id)
 
 
+def schedule_escalations(container: Container, deadlines: list[ScheduledDeadline]) -> None:
+    """Send one delayed message per deadline, due when the deadline passes."""
+    now = container.clock.now()
+    for deadline in deadlines:
+        delay_ms = max(0, int((deadline.due_at - now).total_seconds() * 1000))
+        escalate_overdue.send_with_options(
+            args=(str(deadline.complaint_id), deadline.step.value, deadline.due_at.isoformat()),
+            delay=delay_ms,
+        )
+
+
+class DeadlineSweeper:
+    """Sends ``sweep_deadlines`` every ``interval`` seconds until stopped."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="deadline-sweeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self._interval):
+            try:
+                sweep_deadlines.send()
+            except dramatiq.errors.ConnectionError as error:
+                logger.warning("could not send the deadline sweep, retrying next time: %s", error)
+
+
 def connect_broker(container: Container, broker: dramatiq.Broker | None = None) -> dramatiq.Broker:
     """Install the broker and send a catch-up message after every commit."""
     broker = install_broker(broker or create_broker(container.settings))
     use_container(container)
     container.commit_listeners.append(send_catch_up)
+    container.deadline_listeners.append(partial(schedule_escalations, container))
     return broker
 
 
@@ -64,9 +105,12 @@ def start_workers(
             poll_seconds=container.settings.projection_poll_seconds,
         )
         follower.start()
+    sweeper = DeadlineSweeper(container.settings.sweep_seconds) if follow else None
+    if sweeper is not None:
+        sweeper.start()
     mode = "in-process" if isinstance(broker, StubBroker) else type(broker).__name__
     logger.info("workers started: %s broker, %d threads", mode, threads)
-    return WorkerHandle(broker, worker, follower)
+    return WorkerHandle(broker, worker, follower, sweeper)
 
 
 __all__ = ["WorkerHandle", "connect_broker", "start_workers"]
