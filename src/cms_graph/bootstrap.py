@@ -28,6 +28,7 @@ from cms_graph.application.complaints import ComplaintService
 from cms_graph.application.identity import AccessPolicy
 from cms_graph.application.queries import ComplaintQueries
 from cms_graph.domain.units import UnitHierarchy
+from cms_graph.application.escalation_queries import EscalationQueries
 from cms_graph.application.escalations import EscalationService
 from cms_graph.projections.complaints import ComplaintViewProjector
 from cms_graph.projections.escalations import EscalationProjector, ScheduledDeadline
@@ -52,6 +53,7 @@ class Container:
     complaint_projection: ProjectionRunner
     escalations: EscalationService
     escalation_projection: ProjectionRunner
+    escalation_queries: EscalationQueries
     # Called after each commit, after the read model caught up; the worker setup uses it
     # to send the catch-up message for the other projections.
     commit_listeners: list[Callable[[int], None]] = field(default_factory=list)
@@ -142,6 +144,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         complaint_projection=complaint_projection,
         escalations=escalations,
         escalation_projection=escalation_projection,
+        escalation_queries=EscalationQueries(database, access),
     )
     complaints.after_commit = container.after_commit
     escalations.after_commit = container.after_commit

@@ -54,7 +54,9 @@ def decode_cursor(cursor: str, argument: str) -> tuple[datetime, str]:
         ) from None
 
 
-def subtree_condition(name: str, path: str, parameters: dict[str, Any]) -> str:
+def subtree_condition(
+    name: str, path: str, parameters: dict[str, Any], column: str = "unit_path"
+) -> str:
     """Match unit paths starting with ``path`` as a range, so an index serves it.
 
     Paths end with "/", and "0" is the next character after "/", so every path below
@@ -63,7 +65,7 @@ def subtree_condition(name: str, path: str, parameters: dict[str, Any]) -> str:
     """
     parameters[f"{name}_low"] = path
     parameters[f"{name}_high"] = path[:-1] + "0"
-    return f"(unit_path >= :{name}_low AND unit_path < :{name}_high)"
+    return f"({column} >= :{name}_low AND {column} < :{name}_high)"
 
 
 class ComplaintQueries:

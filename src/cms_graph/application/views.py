@@ -42,6 +42,8 @@ class ComplaintRecord:
     complainant_sealed: bytes
     phone_digest: str
     version: int
+    holder_rank: str
+    deadline_step: str | None
 
     @classmethod
     def from_row(cls, row: Row) -> ComplaintRecord:

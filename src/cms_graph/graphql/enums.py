@@ -6,6 +6,8 @@ from enum import StrEnum
 
 import strawberry
 
+from cms_graph.domain.deadlines import DeadlineStep
+from cms_graph.domain.ladder import Rank
 from cms_graph.domain.values import (
     ActorKind,
     Channel,
@@ -16,7 +18,17 @@ from cms_graph.domain.values import (
     Role,
 )
 
-for _domain_enum in (ActorKind, Channel, ComplaintCategory, ComplaintStatus, Language, Outcome, Role):
+for _domain_enum in (
+    ActorKind,
+    Channel,
+    ComplaintCategory,
+    ComplaintStatus,
+    DeadlineStep,
+    Language,
+    Outcome,
+    Rank,
+    Role,
+):
     strawberry.enum(_domain_enum)
 
 
@@ -38,8 +50,10 @@ __all__ = [
     "Channel",
     "ComplaintCategory",
     "ComplaintStatus",
+    "DeadlineStep",
     "Language",
     "Outcome",
+    "Rank",
     "Role",
     "UserErrorCode",
 ]

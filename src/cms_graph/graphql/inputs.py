@@ -6,7 +6,14 @@ from datetime import datetime
 
 import strawberry
 
-from cms_graph.graphql.enums import Channel, ComplaintCategory, ComplaintStatus, Language, Outcome
+from cms_graph.graphql.enums import (
+    Channel,
+    ComplaintCategory,
+    ComplaintStatus,
+    DeadlineStep,
+    Language,
+    Outcome,
+)
 
 
 @strawberry.input
@@ -105,3 +112,17 @@ class ComplaintFilter:
     escalation_level: int | None = None
     lodged_after: datetime | None = None
     lodged_before: datetime | None = None
+
+
+@strawberry.input
+class EscalationFilter:
+    complaint_id: strawberry.ID | None = None
+    unit_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Escalations to this unit or any unit below it."
+    )
+    deadline: list[DeadlineStep] | None = None
+    automatic: bool | None = strawberry.field(
+        default=None, description="True for deadline escalations, false for manual ones."
+    )
+    occurred_after: datetime | None = None
+    occurred_before: datetime | None = None

@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 from starlette.concurrency import run_in_threadpool
 
+from cms_graph.application.escalation_queries import EscalationFilter
 from cms_graph.application.queries import ComplaintFilter, encode_cursor
 from cms_graph.domain.errors import InvalidInput
 from cms_graph.graphql import inputs
@@ -15,6 +16,9 @@ from cms_graph.graphql.types import (
     Complaint,
     ComplaintConnection,
     ComplaintEdge,
+    Escalation,
+    EscalationConnection,
+    EscalationEdge,
     Node,
     PageInfo,
     PublicComplaintStatus,
@@ -36,6 +40,24 @@ def _filter(value: inputs.ComplaintFilter | None) -> ComplaintFilter:
         escalation_level=value.escalation_level,
         lodged_after=value.lodged_after,
         lodged_before=value.lodged_before,
+    )
+
+
+def _escalation_filter(value: inputs.EscalationFilter | None) -> EscalationFilter:
+    if value is None:
+        return EscalationFilter()
+    complaint_id = None
+    if value.complaint_id is not None:
+        type_name, complaint_id = from_global_id(value.complaint_id, "complaintId")
+        if type_name != "Complaint":
+            raise InvalidInput("complaintId names no complaint", field=("complaintId",))
+    return EscalationFilter(
+        complaint_id=complaint_id,
+        unit_id=str(value.unit_id) if value.unit_id else None,
+        deadlines=tuple(step.value for step in value.deadline or ()),
+        automatic=value.automatic,
+        occurred_after=value.occurred_after,
+        occurred_before=value.occurred_before,
     )
 
 
@@ -87,6 +109,32 @@ class Query:
             page_info=PageInfo(
                 has_next_page=page.has_next_page,
                 has_previous_page=page.has_previous_page,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=page.total_count,
+        )
+
+    @strawberry.field(description="Escalations visible to you, newest first.")
+    async def escalations(
+        self,
+        info: Info,
+        filter: inputs.EscalationFilter | None = None,
+        first: Annotated[int | None, strawberry.argument(description="At most 100.")] = None,
+        after: str | None = None,
+    ) -> EscalationConnection:
+        principal = info.context.principal
+        queries = info.context.container.escalation_queries
+        criteria = _escalation_filter(filter)
+        page = await run_in_threadpool(
+            lambda: queries.page(principal, criteria, first=first, after=after)
+        )
+        edges = [EscalationEdge(cursor=r.cursor(), node=Escalation.of(r)) for r in page.records]
+        return EscalationConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=after is not None,
                 start_cursor=edges[0].cursor if edges else None,
                 end_cursor=edges[-1].cursor if edges else None,
             ),

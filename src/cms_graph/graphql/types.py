@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from strawberry.scalars import JSON
 
 from cms_graph.application import citizen_texts
+from cms_graph.application.escalation_queries import EscalationRecord
 from cms_graph.application.views import ComplaintRecord, TimelineRecord
 from cms_graph.domain.errors import InvalidInput
 from cms_graph.domain.values import OPEN_STATUSES
@@ -22,8 +23,10 @@ from cms_graph.graphql.enums import (
     Channel,
     ComplaintCategory,
     ComplaintStatus,
+    DeadlineStep,
     Language,
     Outcome,
+    Rank,
     Role,
     UserErrorCode,
 )
@@ -143,6 +146,10 @@ class Complaint(Node):
     unit_id: str
     assigned_officer_id: str | None
     escalation_level: int
+    holder_rank: Rank = strawberry.field(description="The rung of the ladder holding it now.")
+    deadline_step: DeadlineStep | None = strawberry.field(
+        description="The step whose deadline dueAt is; null when nothing is pending."
+    )
     incident_at: datetime | None
     lodged_at: datetime
     acknowledged_at: datetime | None
@@ -170,6 +177,8 @@ class Complaint(Node):
             unit_id=record.unit_id,
             assigned_officer_id=record.assigned_officer_id,
             escalation_level=record.escalation_level,
+            holder_rank=Rank(record.holder_rank),
+            deadline_step=DeadlineStep(record.deadline_step) if record.deadline_step else None,
             incident_at=record.incident_at,
             lodged_at=record.lodged_at,
             acknowledged_at=record.acknowledged_at,
@@ -276,3 +285,60 @@ def public_status(
         next_deadline=record.due_at,
         timeline=entries,
     )
+
+
+@strawberry.type(description="One move up the ladder, automatic or by hand.")
+class Escalation:
+    complaint_id: strawberry.ID
+    tracking_number: str
+    version: int
+    occurred_at: datetime
+    deadline: DeadlineStep | None = strawberry.field(
+        description="The deadline that passed; null for a manual escalation."
+    )
+    missed_due_at: datetime | None
+    from_level: int
+    to_level: int
+    from_unit_id: str
+    to_unit_id: str
+    from_rank: Rank
+    to_rank: Rank
+    actor: EventActor
+    reason: str | None
+
+    @classmethod
+    def of(cls, record: EscalationRecord) -> Escalation:
+        return cls(
+            complaint_id=to_global_id("Complaint", record.complaint_id),
+            tracking_number=record.tracking_number,
+            version=record.version,
+            occurred_at=record.occurred_at,
+            deadline=DeadlineStep(record.deadline_step) if record.deadline_step else None,
+            missed_due_at=record.missed_due_at,
+            from_level=record.from_level,
+            to_level=record.to_level,
+            from_unit_id=record.from_unit_id,
+            to_unit_id=record.to_unit_id,
+            from_rank=Rank(record.from_rank),
+            to_rank=Rank(record.to_rank),
+            actor=EventActor(
+                kind=ActorKind(record.actor_kind),
+                user_id=record.actor_user_id,
+                role=None,
+                unit_id=None,
+            ),
+            reason=record.reason,
+        )
+
+
+@strawberry.type
+class EscalationEdge:
+    cursor: str
+    node: Escalation
+
+
+@strawberry.type
+class EscalationConnection:
+    edges: list[EscalationEdge]
+    page_info: PageInfo
+    total_count: int
