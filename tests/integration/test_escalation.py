@@ -269,3 +269,17 @@ def test_policy_change_keeps_old_deadlines(
         assert plan.policy_name == "punjab-published-2026"
     finally:
         stricter.close()
+
+
+def test_threads_schedule_every_deadline(timed: Container) -> None:
+    keys = {lodge_bribery(timed) for _ in range(12)}
+    scheduled: list[object] = []
+    timed.deadline_listeners.append(lambda deadlines: scheduled.extend(d.complaint_id for d in deadlines))
+    timed.escalation_projection.batch_size = 2
+    threads = [threading.Thread(target=timed.escalation_projection.catch_up) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(scheduled) == keys
+    assert len(scheduled) == len(keys)

@@ -10,6 +10,7 @@ SQLite) for the length of the batch.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -50,6 +51,9 @@ class ProjectionRunner:
         self.batch_size = batch_size
         # Called after each event inside the batch transaction; the crash test uses it.
         self._after_event = after_event
+        # Threads of one process take turns here rather than at the database lock, and
+        # a projector's per-batch state (see begin_batch) belongs to one batch at a time.
+        self._batch_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -71,6 +75,10 @@ class ProjectionRunner:
 
     def process_batch(self) -> int:
         """Apply the next batch of events; return how many were applied."""
+        with self._batch_lock:
+            return self._process_batch()
+
+    def _process_batch(self) -> int:
         # Read the events before taking the write lock: on SQLite the event store's
         # writers wait for the same file lock, and its pool holds readers back while a
         # writer waits, so reading under the lock could deadlock.
