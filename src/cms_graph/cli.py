@@ -8,10 +8,14 @@ import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cms_graph.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from cms_graph.bootstrap import Container
 
 logger = logging.getLogger("cms_graph.cli")
 
@@ -21,6 +25,20 @@ def _settings() -> Settings:
         return load_settings()
     except SettingsError as error:
         raise click.ClickException(str(error)) from None
+
+
+def _container(settings: Settings) -> Container:
+    """Build the container, turning a bad policy or unit file into a one-line error."""
+    from cms_graph.adapters.policy_files import PolicyFileError
+    from cms_graph.bootstrap import build_container
+    from cms_graph.domain.errors import InvalidInput
+
+    try:
+        return build_container(settings)
+    except PolicyFileError as error:
+        raise click.ClickException(f"invalid deadline policy: {error}") from None
+    except InvalidInput as error:
+        raise click.ClickException(f"invalid unit hierarchy: {error.message}") from None
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -43,13 +61,12 @@ def serve(host: str | None, port: int | None) -> None:
     """Serve the API; without CMS_BROKER_URL the workers run in this process."""
     import uvicorn
 
-    from cms_graph.bootstrap import build_container
     from cms_graph.demo import seed_demo_complaints
     from cms_graph.web import create_app
 
     settings = _settings()
     _configure_logging(settings)
-    container = build_container(settings)
+    container = _container(settings)
     if settings.demo_data and not settings.is_production:
         seed_demo_complaints(container)
     app = create_app(settings, container=container)
@@ -66,7 +83,6 @@ def serve(host: str | None, port: int | None) -> None:
 @click.option("--threads", type=int, default=4, show_default=True, help="Worker threads.")
 def worker(threads: int) -> None:
     """Run the Dramatiq workers and the projection follower against CMS_BROKER_URL."""
-    from cms_graph.bootstrap import build_container
     from cms_graph.workers.process import connect_broker, start_workers
 
     settings = _settings()
@@ -76,7 +92,7 @@ def worker(threads: int) -> None:
             "CMS_BROKER_URL is not set; without a broker the workers run inside "
             "'cms-graph serve'. Set it to redis://… or amqp://… to run workers apart."
         )
-    container = build_container(settings)
+    container = _container(settings)
     broker = connect_broker(container)
     handle = start_workers(container, broker, threads=threads)
     stopping = threading.Event()
@@ -144,9 +160,7 @@ def projections() -> None:
 @projections.command("status")
 def projections_status() -> None:
     """Print each projection's position and lag."""
-    from cms_graph.bootstrap import build_container
-
-    container = build_container(_settings())
+    container = _container(_settings())
     for runner in container.projections:
         click.echo(f"{runner.name}: position {runner.position()}, lag {runner.lag()}")
     container.close()
@@ -155,9 +169,7 @@ def projections_status() -> None:
 @projections.command("catch-up")
 def projections_catch_up() -> None:
     """Apply every pending event to every projection, then exit."""
-    from cms_graph.bootstrap import build_container
-
-    container = build_container(_settings())
+    container = _container(_settings())
     click.echo(f"applied {container.catch_up_all()} events")
     container.close()
 

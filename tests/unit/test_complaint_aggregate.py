@@ -306,3 +306,20 @@ def test_events_record_actor_and_channel() -> None:
     assert acknowledged_event.actor == STAFF
     assert acknowledged_event.channel is Channel.STAFF_CONSOLE
     assert acknowledged_event.occurred_at == NOW
+
+
+def test_import_anchors_deadlines() -> None:
+    complaint = lodged()
+    imported_at = NOW + timedelta(days=900)
+    complaint.record_import(source="copa", reference="2019-0000001", at=imported_at)
+    deadline = complaint.next_deadline()
+    assert deadline is not None
+    assert deadline.due_at == imported_at + PLAN.escalation_interval
+    assert complaint.legacy_reference == "copa:2019-0000001"
+
+
+def test_import_twice_rejected() -> None:
+    complaint = lodged()
+    complaint.record_import(source="copa", reference="1", at=NOW)
+    with pytest.raises(InvalidTransition, match="already imported as copa:1"):
+        complaint.record_import(source="copa", reference="1", at=NOW)

@@ -84,7 +84,10 @@ class PersonalDataVault:
         return hmac.new(mac_key, phone.encode("ascii"), sha256).hexdigest()
 
     def open(self, complaint_id: UUID, sealed: bytes) -> Complainant | None:
-        """Return the complainant's data, or None when the key was shredded."""
+        """Return the complainant's data, or None when the key was shredded or the
+        complaint was imported without personal data (``sealed`` is empty)."""
+        if not sealed:
+            return None
         key_material = self.key_for(complaint_id)
         if key_material is None:
             return None

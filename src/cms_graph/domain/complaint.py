@@ -72,6 +72,18 @@ class Complaint(Aggregate):
         deadline_plan: DeadlinePlan
         holder_rank: Rank
 
+    class LegacyRecordImported(Event):
+        """The complaint was brought in from another system; ``occurred_at`` is the time
+        of the import. Deadlines missed before the import count from it, so imported
+        backlogs escalate at the policy's interval rather than all at once."""
+
+        source: str
+        reference: str
+
+        def apply(self, aggregate: Complaint) -> None:
+            aggregate.legacy_reference = f"{self.source}:{self.reference}"
+            aggregate.escalation_anchor = self.occurred_at
+
     class ComplaintAcknowledged(Event):
         note: str | None
 
@@ -213,6 +225,7 @@ class Complaint(Aggregate):
         self.opened_at = occurred_at
         self.escalation_anchor: datetime | None = None
         self.negative_feedback_count = 0
+        self.legacy_reference: str | None = None
 
     @classmethod
     def lodge(
@@ -297,6 +310,21 @@ class Complaint(Aggregate):
             )
 
     # Commands.
+
+    def record_import(self, *, source: str, reference: str, at: datetime) -> None:
+        """Mark the complaint as imported from ``source`` with its old ``reference``."""
+        if self.legacy_reference is not None:
+            raise InvalidTransition(
+                f"complaint {self.tracking_number} was already imported as {self.legacy_reference}"
+            )
+        self.trigger_event(
+            self.LegacyRecordImported,
+            source=check_text(source, "source", limit=100),
+            reference=check_text(reference, "reference", limit=100),
+            actor=Actor.system(),
+            channel=Channel.SYSTEM,
+            occurred_at=at,
+        )
 
     def acknowledge(self, *, note: str | None, actor: Actor, channel: Channel, at: datetime) -> None:
         self.check_status("acknowledge", OPEN_STATUSES)

@@ -88,6 +88,8 @@ class DeadlineState:
                 holder_rank=Rank(event.to_rank),
                 escalation_anchor=event.missed_due_at or at,
             )
+        if isinstance(event, Complaint.LegacyRecordImported):
+            return replace(self, escalation_anchor=at)
         if isinstance(event, Complaint.ComplaintResolved):
             return replace(self, status=ComplaintStatus.RESOLVED)
         if isinstance(event, Complaint.ComplaintReopened):
