@@ -175,10 +175,11 @@ class Desk:
             token=token or self.sdpo,
         )
 
-    def feedback(self, tracking_number: str, *, satisfied: bool = True) -> dict[str, Any]:
+    def feedback(self, tracking_number: str) -> dict[str, Any]:
+        """Record the complainant's positive feedback on the resolution."""
         return self.succeed(
             "recordFeedback",
-            {"trackingNumber": tracking_number, "phone": PHONE, "satisfied": satisfied},
+            {"trackingNumber": tracking_number, "phone": PHONE, "satisfied": True},
         )
 
     def close(self, complaint_id: str, *, token: str | None = None) -> dict[str, Any]:
@@ -470,12 +471,38 @@ def test_feedback_international_phone(desk: Desk) -> None:
 
     desk.succeed(
         "recordFeedback",
-        {"trackingNumber": tracking_number, "phone": "+92 300 1234567", "satisfied": False},
+        {"trackingNumber": tracking_number, "phone": "+92 300 1234567", "satisfied": True},
     )
 
     complaint = desk.get(complaint_id, desk.sdpo)
     assert complaint is not None
-    assert complaint["feedbackSatisfied"] is False
+    assert complaint["feedbackSatisfied"] is True
+
+
+def test_feedback_negative_reopens_higher(desk: Desk) -> None:
+    tracking_number, complaint_id = desk.resolved()
+    lahore_dpo = desk.tokens(Role.DPO, "pb_lahore")
+
+    payload = desk.mutate(
+        "recordFeedback",
+        {"trackingNumber": tracking_number, "phone": PHONE, "satisfied": False},
+        extra="trackedComplaint { status }",
+    )
+
+    assert payload["userErrors"] == []
+    assert payload["trackedComplaint"] == {"status": "REOPENED"}
+    complaint = desk.get(complaint_id, lahore_dpo)
+    assert complaint is not None
+    assert complaint["status"] == "REOPENED"
+    assert complaint["escalationLevel"] == 1
+    assert complaint["unitId"] == "pb_lahore"
+    assert [entry["eventType"] for entry in complaint["timeline"][-3:]] == [
+        "FeedbackRecorded",
+        "ComplaintReopened",
+        "ComplaintEscalated",
+    ]
+    assert desk.get(complaint_id, desk.sdpo) is None  # out of the resolving circle's scope
+    assert tracking_number in listed_with_status(desk, "REOPENED")
 
 
 def test_close_read_back(desk: Desk) -> None:
@@ -557,11 +584,11 @@ def test_lifecycle_end_to_end(desk: Desk) -> None:
         token=desk.sdpo,
     )
     desk.resolve(complaint_id, token=lahore_dpo)
-    desk.feedback(tracking_number, satisfied=False)
+    desk.feedback(tracking_number)
     desk.close(complaint_id, token=lahore_dpo)
     desk.succeed(
         "reopenComplaint",
-        {"trackingNumber": tracking_number, "phone": PHONE, "reason": "Not satisfied."},
+        {"trackingNumber": tracking_number, "phone": PHONE, "reason": "He came back."},
     )
     desk.withdraw(tracking_number)
 

@@ -32,7 +32,11 @@ from cms_graph.graphql.types import (
 @strawberry.type
 class ComplaintPayload:
     complaint: Complaint | None = strawberry.field(
-        description="The changed complaint; null when nothing changed or the caller has no token."
+        description=(
+            "The changed complaint; null when nothing changed, when the caller has no token,"
+            " or when the change moved it out of the caller's sight (an escalation above"
+            " their unit)."
+        )
     )
     user_errors: list[UserError]
 
