@@ -24,6 +24,7 @@ from cms_graph.adapters.policy_files import load_policy
 from cms_graph.adapters.tracking_numbers import TrackingNumberIndex
 from cms_graph.adapters.unit_files import load_hierarchy
 from cms_graph.adapters.vault import PersonalDataVault
+from cms_graph.application.access_audit import AccessAudit
 from cms_graph.application.complaints import ComplaintService
 from cms_graph.application.identity import AccessPolicy
 from cms_graph.application.queries import ComplaintQueries
@@ -122,6 +123,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     escalations = EscalationService(
         event_store=event_store, database=database, units=units, clock=clock
     )
+    audit = AccessAudit(event_store, clock)
     complaints = ComplaintService(
         event_store=event_store,
         vault=vault,
@@ -129,6 +131,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         access=access,
         clock=clock,
         policy=load_policy(settings.sla_policy),
+        audit=audit,
     )
     container = Container(
         settings=settings,
@@ -140,7 +143,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         tracking_numbers=tracking_numbers,
         access=access,
         complaints=complaints,
-        queries=ComplaintQueries(database, access, vault, clock),
+        queries=ComplaintQueries(database, access, vault, clock, audit),
         complaint_projection=complaint_projection,
         escalations=escalations,
         escalation_projection=escalation_projection,
@@ -148,6 +151,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     )
     complaints.after_commit = container.after_commit
     escalations.after_commit = container.after_commit
+    audit.after_commit = container.after_commit
     escalation_projector.set_schedule(container.deadlines_scheduled)
     logger.info(
         "container ready: store=%s, units=%d",

@@ -15,6 +15,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
+from cms_graph.domain.access_record import AccessRecord
 from cms_graph.domain.complaint import Complaint
 from cms_graph.domain.deadlines import DeadlinePlan
 from cms_graph.domain.errors import Conflict
@@ -103,6 +104,12 @@ class ComplaintEventStore(Application[UUID]):
             ) from None
         ids = [recording.notification.id for recording in recordings]
         return max(ids) if ids else 0
+
+
+def save_access_record(store: ComplaintEventStore, record: AccessRecord) -> int:
+    """Save a new access record; return its notification id."""
+    recordings = store.save(record)
+    return max(recording.notification.id for recording in recordings)
 
 
 def event_store_env(*, database_url: str | None, sqlite_path: str) -> dict[str, str]:

@@ -20,6 +20,7 @@ from cms_graph.adapters.clock import Clock
 from cms_graph.adapters.event_store import ComplaintEventStore
 from cms_graph.adapters.tracking_numbers import TrackingNumberIndex
 from cms_graph.adapters.vault import PersonalDataVault
+from cms_graph.application.access_audit import AccessAudit
 from cms_graph.application.commands import (
     CommandResult,
     ComplainantProof,
@@ -33,7 +34,13 @@ from cms_graph.application.identity import (
     Principal,
 )
 from cms_graph.domain.complaint import Complaint
-from cms_graph.domain.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
+from cms_graph.domain.errors import (
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+)
 from cms_graph.domain.personal_data import Complainant, normalise_phone
 from cms_graph.domain.tracking_number import new_tracking_number, normalise_tracking_number
 from cms_graph.domain.deadlines import DeadlinePolicy
@@ -51,6 +58,7 @@ from cms_graph.domain.values import (
 logger = logging.getLogger(__name__)
 
 AfterCommit = Callable[[int], None]
+ANONYMOUS = Principal.anonymous()
 
 
 class ActionContext(TypedDict):
@@ -71,6 +79,7 @@ class ComplaintService:
         access: AccessPolicy,
         clock: Clock,
         policy: DeadlinePolicy,
+        audit: AccessAudit,
         after_commit: AfterCommit = lambda _notification_id: None,
     ) -> None:
         self.event_store = event_store
@@ -80,6 +89,7 @@ class ComplaintService:
         self.units = access.units
         self.clock = clock
         self.policy = policy
+        self.audit = audit
         self.after_commit = after_commit
 
     # Lodging.
@@ -259,11 +269,16 @@ class ComplaintService:
     # Complainant commands, proven by tracking number and phone.
 
     def record_feedback(
-        self, proof: ComplainantProof, *, satisfied: bool, comment: str | None
+        self,
+        proof: ComplainantProof,
+        *,
+        satisfied: bool,
+        comment: str | None,
+        requester: Principal = ANONYMOUS,
     ) -> CommandResult:
-        complaint = self._load_for_complainant(proof)
+        complaint = self._load_for_complainant(proof, requester)
         complaint.record_feedback(
-            satisfied=satisfied, comment=comment, **self._complainant_context()
+            satisfied=satisfied, comment=comment, **self._complainant_context(requester)
         )
         if not satisfied:
             self._reopen_over_negative_feedback(complaint)
@@ -284,14 +299,18 @@ class ComplaintService:
                 **system,
             )
 
-    def reopen_as_complainant(self, proof: ComplainantProof, reason: str) -> CommandResult:
-        complaint = self._load_for_complainant(proof)
-        complaint.reopen(reason=reason, **self._complainant_context())
+    def reopen_as_complainant(
+        self, proof: ComplainantProof, reason: str, requester: Principal = ANONYMOUS
+    ) -> CommandResult:
+        complaint = self._load_for_complainant(proof, requester)
+        complaint.reopen(reason=reason, **self._complainant_context(requester))
         return self._save(complaint, "reopened")
 
-    def withdraw(self, proof: ComplainantProof, reason: str | None) -> CommandResult:
-        complaint = self._load_for_complainant(proof)
-        complaint.withdraw(reason=reason, **self._complainant_context())
+    def withdraw(
+        self, proof: ComplainantProof, reason: str | None, requester: Principal = ANONYMOUS
+    ) -> CommandResult:
+        complaint = self._load_for_complainant(proof, requester)
+        complaint.withdraw(reason=reason, **self._complainant_context(requester))
         return self._save(complaint, "withdrawn")
 
     # Loading and saving.
@@ -308,7 +327,11 @@ class ComplaintService:
     def _load_for_staff(
         self, principal: Principal, complaint_id: UUID, roles: frozenset[Role], action: str
     ) -> Complaint:
-        self.access.require_role(principal, roles, action + " complaints")
+        try:
+            self.access.require_role(principal, roles, action + " complaints")
+        except DomainError as error:
+            self.audit.access_denied(principal, complaint_id, action, error.message)
+            raise
         complaint = self._load(complaint_id)
         unit_path = (
             self.units.path(complaint.unit_id)
@@ -317,10 +340,13 @@ class ComplaintService:
         )
         if not self.access.can_see_complaint(principal, unit_path, complaint.assigned_officer_id):
             # Hidden, not forbidden: staff must not learn that a complaint exists elsewhere.
+            self.audit.access_denied(principal, complaint_id, action, "outside the caller's units")
             raise NotFound(f"complaint {complaint_id} not found", field=("complaintId",))
         return complaint
 
-    def _load_for_complainant(self, proof: ComplainantProof) -> Complaint:
+    def _load_for_complainant(
+        self, proof: ComplainantProof, requester: Principal = ANONYMOUS
+    ) -> Complaint:
         tracking_number = normalise_tracking_number(proof.tracking_number)
         phone = normalise_phone(proof.phone)
         complaint_id = self.tracking_numbers.complaint_id_for(tracking_number)
@@ -328,6 +354,9 @@ class ComplaintService:
             complaint = self._load(complaint_id)
             if self.vault.phone_matches(complaint_id, phone, complaint.phone_digest):
                 return complaint
+        self.audit.access_denied(
+            requester, complaint_id, "complainant proof", "tracking number and phone do not match"
+        )
         raise NotFound(
             "no complaint matches this tracking number and phone number",
             field=("trackingNumber",),
@@ -343,8 +372,11 @@ class ComplaintService:
     def _system_context(self) -> ActionContext:
         return {"actor": Actor.system(), "channel": Channel.SYSTEM, "at": self.clock.now()}
 
-    def _complainant_context(self) -> ActionContext:
-        return {"actor": Actor.complainant(), "channel": Channel.WEB_PORTAL, "at": self.clock.now()}
+    def _complainant_context(self, requester: Principal) -> ActionContext:
+        actor = Actor.complainant(
+            client_address=requester.client_address, correlation_id=requester.correlation_id
+        )
+        return {"actor": actor, "channel": Channel.WEB_PORTAL, "at": self.clock.now()}
 
     def _save(self, complaint: Complaint, what: str) -> CommandResult:
         notification_id = self.event_store.save_complaint(complaint)

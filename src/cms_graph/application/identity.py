@@ -7,7 +7,7 @@ through ``AccessPolicy``, so the rule lives in one place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cms_graph.domain.errors import Forbidden, Unauthenticated
 from cms_graph.domain.units import UnitHierarchy
@@ -46,6 +46,8 @@ class Principal:
     role: Role | None = None
     unit_id: str | None = None
     amr: tuple[str, ...] = field(default_factory=tuple)
+    client_address: str | None = None
+    correlation_id: str | None = None
 
     @classmethod
     def anonymous(cls) -> Principal:
@@ -59,11 +61,22 @@ class Principal:
     def has_second_factor(self) -> bool:
         return "otp" in self.amr
 
+    def with_request(self, client_address: str | None, correlation_id: str | None) -> Principal:
+        return replace(self, client_address=client_address, correlation_id=correlation_id)
+
     def as_actor(self) -> Actor:
         if not self.is_authenticated:
-            return Actor.complainant()
+            return Actor.complainant(
+                client_address=self.client_address, correlation_id=self.correlation_id
+            )
         assert self.user_id is not None and self.role is not None and self.unit_id is not None
-        return Actor.staff(self.user_id, self.role, self.unit_id)
+        return Actor.staff(
+            self.user_id,
+            self.role,
+            self.unit_id,
+            client_address=self.client_address,
+            correlation_id=self.correlation_id,
+        )
 
 
 class AccessPolicy:

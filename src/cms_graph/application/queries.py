@@ -13,6 +13,7 @@ from uuid import UUID
 from cms_graph.adapters.clock import Clock
 from cms_graph.adapters.database import Database, in_clause
 from cms_graph.adapters.vault import PersonalDataVault
+from cms_graph.application.access_audit import AccessAudit
 from cms_graph.application.identity import AccessPolicy, Principal
 from cms_graph.application.views import ComplaintRecord, Page, TimelineRecord
 from cms_graph.domain.errors import InvalidInput, NotFound
@@ -70,18 +71,35 @@ def subtree_condition(
 
 class ComplaintQueries:
     def __init__(
-        self, database: Database, access: AccessPolicy, vault: PersonalDataVault, clock: Clock
+        self,
+        database: Database,
+        access: AccessPolicy,
+        vault: PersonalDataVault,
+        clock: Clock,
+        audit: AccessAudit,
     ) -> None:
         self.database = database
         self.access = access
         self.units = access.units
         self.vault = vault
         self.clock = clock
+        self.audit = audit
 
-    def get(self, principal: Principal, complaint_id: UUID) -> ComplaintRecord | None:
-        """Return the complaint if it exists and the caller's unit may see it."""
+    def get(
+        self, principal: Principal, complaint_id: UUID, *, record_denial: bool = True
+    ) -> ComplaintRecord | None:
+        """Return the complaint if it exists and the caller's unit may see it.
+
+        ``record_denial=False`` is for reading back after the caller's own change, which
+        may have moved the complaint out of their sight: that is not an access attempt.
+        """
         record = self._select_one("complaint_id = :key", str(complaint_id))
-        return record if record is not None and self._visible(principal, record) else None
+        if not record_denial and record is not None:
+            visible = self.access.can_see_complaint(
+                principal, record.unit_path, record.assigned_officer_id
+            )
+            return record if visible else None
+        return self._visible_or_denied(principal, record, "complaint")
 
     def get_record(self, complaint_id: UUID) -> ComplaintRecord:
         """Return the complaint without a scope check, for callers that proved ownership."""
@@ -95,12 +113,18 @@ class ComplaintQueries:
     ) -> ComplaintRecord | None:
         number = normalise_tracking_number(tracking_number)
         record = self._select_one("tracking_number = :key", number)
-        return record if record is not None and self._visible(principal, record) else None
+        return self._visible_or_denied(principal, record, "complaint")
 
-    def _visible(self, principal: Principal, record: ComplaintRecord) -> bool:
-        return self.access.can_see_complaint(
-            principal, record.unit_path, record.assigned_officer_id
-        )
+    def _visible_or_denied(
+        self, principal: Principal, record: ComplaintRecord | None, operation: str
+    ) -> ComplaintRecord | None:
+        """Return the record if the caller may see it; record the denial if not."""
+        if record is None:
+            return None
+        if self.access.can_see_complaint(principal, record.unit_path, record.assigned_officer_id):
+            return record
+        self.audit.access_denied(principal, record.id, operation, "outside the caller's units")
+        return None
 
     def track(self, tracking_number: str, phone: str) -> ComplaintRecord:
         """Return the complaint for a citizen who proves ownership with its phone number."""
@@ -244,15 +268,19 @@ class ComplaintQueries:
             result[record.complaint_id].append(record)
         return result
 
-    def complainant(self, principal: Principal, record: ComplaintRecord) -> Complainant | None:
+    def complainant(
+        self, principal: Principal, record: ComplaintRecord, operation: str = "complainant"
+    ) -> Complainant | None:
         """Return the complainant's details, masked unless the caller's role may see them.
 
-        Returns None when the per-complaint key was shredded.
+        Every unmasked read is recorded for the audit trail. Returns None when the
+        per-complaint key was shredded or the complaint has no personal data.
         """
         complainant = self.vault.open(record.id, record.complainant_sealed)
         if complainant is None:
             return None
         if self.access.can_see_personal_data(principal):
+            self.audit.personal_data_viewed(principal, record.id, operation)
             return complainant
         return complainant.masked()
 

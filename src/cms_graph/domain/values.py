@@ -102,20 +102,38 @@ class ActorKind(StrEnum):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who performed an action: a staff user, the complainant, or the system itself."""
+    """Who performed an action: a staff user, the complainant, or the system itself.
+
+    ``client_address`` and ``correlation_id`` say where the request came from and tie
+    together everything one request did; the system acting on its own has neither.
+    """
 
     kind: ActorKind
     user_id: str | None = None
     role: Role | None = None
     unit_id: str | None = None
+    client_address: str | None = None
+    correlation_id: str | None = None
 
     @classmethod
-    def staff(cls, user_id: str, role: Role, unit_id: str) -> Actor:
-        return cls(ActorKind.STAFF, user_id, role, unit_id)
+    def staff(
+        cls,
+        user_id: str,
+        role: Role,
+        unit_id: str,
+        *,
+        client_address: str | None = None,
+        correlation_id: str | None = None,
+    ) -> Actor:
+        return cls(ActorKind.STAFF, user_id, role, unit_id, client_address, correlation_id)
 
     @classmethod
-    def complainant(cls) -> Actor:
-        return cls(ActorKind.COMPLAINANT)
+    def complainant(
+        cls, *, client_address: str | None = None, correlation_id: str | None = None
+    ) -> Actor:
+        return cls(
+            ActorKind.COMPLAINANT, client_address=client_address, correlation_id=correlation_id
+        )
 
     @classmethod
     def system(cls) -> Actor:
@@ -127,6 +145,8 @@ class Actor:
             "user_id": self.user_id,
             "role": self.role.value if self.role else None,
             "unit_id": self.unit_id,
+            "client_address": self.client_address,
+            "correlation_id": self.correlation_id,
         }
 
     @classmethod
@@ -137,6 +157,8 @@ class Actor:
             user_id=data.get("user_id"),
             role=Role(role) if role else None,
             unit_id=data.get("unit_id"),
+            client_address=data.get("client_address"),
+            correlation_id=data.get("correlation_id"),
         )
 
 

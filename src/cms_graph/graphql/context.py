@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -57,14 +59,26 @@ def principal_from_header(authorization: str | None, tokens: TokenService) -> Pr
     return tokens.verify(token.strip())
 
 
+_CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
+
+
+def correlation_id_of(request: HTTPConnection | None) -> str:
+    """Return the caller's X-Correlation-ID if well formed, else a new one."""
+    supplied = request.headers.get("x-correlation-id", "") if request is not None else ""
+    return supplied if _CORRELATION_ID.fullmatch(supplied) else uuid.uuid4().hex
+
+
 def build_context(
     container: Container, tokens: TokenService, request: HTTPConnection | None,
     authorization: str | None,
 ) -> Context:
+    client_address = request.client.host if request is not None and request.client else None
+    correlation_id = correlation_id_of(request)
     try:
         principal = principal_from_header(authorization, tokens)
     except Unauthenticated as error:
         return Context(container, request, _auth_error=error)
+    principal = principal.with_request(client_address, correlation_id)
     return Context(container, request, _principal=principal)
 
 

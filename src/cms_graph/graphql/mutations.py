@@ -139,7 +139,9 @@ async def _run(
     principal = info.context.principal
     complaint = None
     if principal.is_authenticated:
-        record = await run_in_threadpool(container.queries.get, principal, result.complaint_id)
+        record = await run_in_threadpool(
+            lambda: container.queries.get(principal, result.complaint_id, record_denial=False)
+        )
         complaint = Complaint.of(record) if record else None
     if issubclass(payload, CitizenComplaintPayload):
         record = await run_in_threadpool(container.queries.get_record, result.complaint_id)
@@ -259,7 +261,10 @@ class Mutation:
             info,
             RecordFeedbackPayload,
             lambda: service.record_feedback(
-                proof, satisfied=input.satisfied, comment=input.comment
+                proof,
+                satisfied=input.satisfied,
+                comment=input.comment,
+                requester=info.context.principal,
             ),
         )
 
@@ -276,7 +281,7 @@ class Mutation:
                 )
             if input.tracking_number and input.phone:
                 proof = ComplainantProof(input.tracking_number, input.phone)
-                return service.reopen_as_complainant(proof, input.reason)
+                return service.reopen_as_complainant(proof, input.reason, info.context.principal)
             raise InvalidInput(
                 "pass complaintId, or trackingNumber and phone", field=("complaintId",)
             )
@@ -303,5 +308,7 @@ class Mutation:
         service = info.context.container.complaints
         proof = ComplainantProof(input.tracking_number, input.phone)
         return await _run(
-            info, WithdrawComplaintPayload, lambda: service.withdraw(proof, input.reason)
+            info,
+            WithdrawComplaintPayload,
+            lambda: service.withdraw(proof, input.reason, info.context.principal),
         )
