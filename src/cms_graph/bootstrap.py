@@ -31,6 +31,7 @@ from cms_graph.application.queries import ComplaintQueries
 from cms_graph.domain.units import UnitHierarchy
 from cms_graph.application.escalation_queries import EscalationQueries
 from cms_graph.application.escalations import EscalationService
+from cms_graph.projections.audit_chain import AuditChainProjector
 from cms_graph.projections.complaints import ComplaintViewProjector
 from cms_graph.projections.escalations import EscalationProjector, ScheduledDeadline
 from cms_graph.projections.runner import ProjectionRunner
@@ -55,6 +56,7 @@ class Container:
     escalations: EscalationService
     escalation_projection: ProjectionRunner
     escalation_queries: EscalationQueries
+    audit_chain: ProjectionRunner
     # Called after each commit, after the read model caught up; the worker setup uses it
     # to send the catch-up message for the other projections.
     commit_listeners: list[Callable[[int], None]] = field(default_factory=list)
@@ -66,7 +68,7 @@ class Container:
 
     @property
     def projections(self) -> list[ProjectionRunner]:
-        return [self.complaint_projection, self.escalation_projection]
+        return [self.complaint_projection, self.escalation_projection, self.audit_chain]
 
     def deadlines_scheduled(self, deadlines: list[ScheduledDeadline]) -> None:
         for listener in self.deadline_listeners:
@@ -98,17 +100,17 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     clock = clock or SystemClock()
     units = load_hierarchy(settings.units_file)
     database = open_database(settings)
-    migrate(database)
-    vault = PersonalDataVault(database)
-    vault.create_tables()
-    tracking_numbers = TrackingNumberIndex(database)
-    tracking_numbers.create_tables()
-
+    # The event store creates its table first: the migrations protect and grant it.
     event_store = open_event_store(
         event_store_env(
             database_url=settings.database_url, sqlite_path=str(settings.sqlite_path)
         )
     )
+    vault = PersonalDataVault(database)
+    vault.create_tables()
+    tracking_numbers = TrackingNumberIndex(database)
+    tracking_numbers.create_tables()
+    migrate(database, event_log=True)
     access = AccessPolicy(units)
     complaint_projection = ProjectionRunner(
         database,
@@ -119,6 +121,12 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     escalation_projector = EscalationProjector(units)
     escalation_projection = ProjectionRunner(
         database, event_store, escalation_projector, batch_size=settings.projection_batch_size
+    )
+    audit_chain = ProjectionRunner(
+        database,
+        event_store,
+        AuditChainProjector(settings.audit_signing_key()),
+        batch_size=settings.projection_batch_size,
     )
     escalations = EscalationService(
         event_store=event_store, database=database, units=units, clock=clock
@@ -148,6 +156,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         escalations=escalations,
         escalation_projection=escalation_projection,
         escalation_queries=EscalationQueries(database, access),
+        audit_chain=audit_chain,
     )
     complaints.after_commit = container.after_commit
     escalations.after_commit = container.after_commit

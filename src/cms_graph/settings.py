@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     sla_policy: Path | None = None
     units_file: Path | None = Field(default=None, description="unit hierarchy CSV; demo if unset")
     jwt_secret: str | None = Field(default=None, min_length=32)
+    audit_key: str | None = Field(
+        default=None, min_length=32, description="HMAC key that signs hash-chain checkpoints"
+    )
     jwt_issuer: str = "cms-graph"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -85,6 +88,8 @@ class Settings(BaseSettings):
         if self.env is Environment.PRODUCTION:
             if not self.jwt_secret:
                 raise ValueError("CMS_JWT_SECRET is required in production (32+ characters)")
+            if not self.audit_key:
+                raise ValueError("CMS_AUDIT_KEY is required in production (32+ characters)")
             if not self.database_url:
                 raise ValueError("CMS_DATABASE_URL is required in production")
         return self
@@ -99,9 +104,14 @@ class Settings(BaseSettings):
 
     def signing_secret(self) -> str:
         """Return the JWT secret, creating a development one under the data directory."""
-        if self.jwt_secret:
-            return self.jwt_secret
-        path = self.data_dir / "dev-jwt-secret"
+        return self.jwt_secret or self._development_secret("dev-jwt-secret")
+
+    def audit_signing_key(self) -> bytes:
+        """Return the checkpoint key, creating a development one under the data directory."""
+        return (self.audit_key or self._development_secret("dev-audit-key")).encode()
+
+    def _development_secret(self, name: str) -> str:
+        path = self.data_dir / name
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
             path.write_text(secrets.token_urlsafe(48))

@@ -22,8 +22,12 @@ def sql_root() -> Path:
     raise FileNotFoundError(f"no projection SQL found at {packaged} or {checkout}")
 
 
-def migrate(database: Database) -> list[str]:
-    """Apply every SQL file not yet recorded in ``schema_migrations``; return their names."""
+def migrate(database: Database, *, event_log: bool = False) -> list[str]:
+    """Apply every SQL file not yet recorded in ``schema_migrations``; return their names.
+
+    ``event_log=True`` also applies the files under ``event_log/``, which protect the
+    event store's table and so run only in the database that holds it.
+    """
     database.run_script(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
@@ -32,17 +36,22 @@ def migrate(database: Database) -> list[str]:
         cursor.execute("SELECT name FROM schema_migrations")
         applied = {row["name"] for row in cursor.fetchall()}
 
+    folder = sql_root() / database.dialect
+    paths = sorted(folder.glob("*.sql"))
+    if event_log:
+        paths += sorted((folder / "event_log").glob("*.sql"))
     newly_applied = []
-    for path in sorted((sql_root() / database.dialect).glob("*.sql")):
-        if path.name in applied:
+    for path in paths:
+        name = path.relative_to(folder).as_posix()
+        if name in applied:
             continue
         database.run_script(path.read_text(encoding="utf-8"))
         with database.transaction() as cursor:
             cursor.execute(
                 "INSERT INTO schema_migrations (name, applied_at) VALUES (:name, :now)"
                 " ON CONFLICT (name) DO NOTHING",
-                {"name": path.name, "now": datetime.now(UTC)},
+                {"name": name, "now": datetime.now(UTC)},
             )
-        logger.info("applied migration %s", path.name)
-        newly_applied.append(path.name)
+        logger.info("applied migration %s", name)
+        newly_applied.append(name)
     return newly_applied

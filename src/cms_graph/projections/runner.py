@@ -99,11 +99,20 @@ class ProjectionRunner:
             if not pending:
                 return 0
 
+            # A projector that works on the stored bytes (the audit chain) gets them as
+            # they are; the others get decoded domain events.
+            apply_notification = getattr(self.projector, "apply_notification", None)
             for notification in pending:
-                event = self.event_store.mapper.to_domain_event(notification)
-                self.projector.apply(cursor, event, notification.id)
+                if apply_notification is not None:
+                    apply_notification(cursor, notification)
+                else:
+                    event = self.event_store.mapper.to_domain_event(notification)
+                    self.projector.apply(cursor, event, notification.id)
                 if self._after_event is not None:
                     self._after_event(notification.id)
+            end_batch = getattr(self.projector, "end_batch", None)
+            if end_batch is not None:
+                end_batch(cursor)
 
             new_position = pending[-1].id
             cursor.execute(
