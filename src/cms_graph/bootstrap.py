@@ -25,6 +25,8 @@ from cms_graph.adapters.tracking_numbers import TrackingNumberIndex
 from cms_graph.adapters.unit_files import load_hierarchy
 from cms_graph.adapters.vault import PersonalDataVault
 from cms_graph.application.access_audit import AccessAudit
+from cms_graph.application.audit_queries import AuditTrailQueries
+from cms_graph.application.case_history import CaseHistory
 from cms_graph.application.complaints import ComplaintService
 from cms_graph.application.identity import AccessPolicy
 from cms_graph.application.queries import ComplaintQueries
@@ -32,9 +34,10 @@ from cms_graph.domain.units import UnitHierarchy
 from cms_graph.application.escalation_queries import EscalationQueries
 from cms_graph.application.escalations import EscalationService
 from cms_graph.projections.audit_chain import AuditChainProjector
+from cms_graph.projections.audit_trail import AuditTrailProjector
 from cms_graph.projections.complaints import ComplaintViewProjector
 from cms_graph.projections.escalations import EscalationProjector, ScheduledDeadline
-from cms_graph.projections.runner import ProjectionRunner
+from cms_graph.projections.runner import ProjectionRunner, Projector
 from cms_graph.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -57,6 +60,9 @@ class Container:
     escalation_projection: ProjectionRunner
     escalation_queries: EscalationQueries
     audit_chain: ProjectionRunner
+    audit_trail: ProjectionRunner
+    audit_queries: AuditTrailQueries
+    case_history: CaseHistory
     # Called after each commit, after the read model caught up; the worker setup uses it
     # to send the catch-up message for the other projections.
     commit_listeners: list[Callable[[int], None]] = field(default_factory=list)
@@ -68,7 +74,12 @@ class Container:
 
     @property
     def projections(self) -> list[ProjectionRunner]:
-        return [self.complaint_projection, self.escalation_projection, self.audit_chain]
+        return [
+            self.complaint_projection,
+            self.escalation_projection,
+            self.audit_chain,
+            self.audit_trail,
+        ]
 
     def deadlines_scheduled(self, deadlines: list[ScheduledDeadline]) -> None:
         for listener in self.deadline_listeners:
@@ -96,6 +107,17 @@ def open_database(settings: Settings) -> Database:
     return SQLiteDatabase(settings.sqlite_path)
 
 
+def build_projectors(settings: Settings, units: UnitHierarchy) -> dict[str, Projector]:
+    """Return a fresh projector of each projection, by name; rebuilds start from these."""
+    projectors: list[Projector] = [
+        ComplaintViewProjector(units),
+        EscalationProjector(units),
+        AuditChainProjector(settings.audit_signing_key()),
+        AuditTrailProjector(),
+    ]
+    return {projector.name: projector for projector in projectors}
+
+
 def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
     clock = clock or SystemClock()
     units = load_hierarchy(settings.units_file)
@@ -112,22 +134,16 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     tracking_numbers.create_tables()
     migrate(database, event_log=True)
     access = AccessPolicy(units)
-    complaint_projection = ProjectionRunner(
-        database,
-        event_store,
-        ComplaintViewProjector(units),
-        batch_size=settings.projection_batch_size,
-    )
-    escalation_projector = EscalationProjector(units)
-    escalation_projection = ProjectionRunner(
-        database, event_store, escalation_projector, batch_size=settings.projection_batch_size
-    )
-    audit_chain = ProjectionRunner(
-        database,
-        event_store,
-        AuditChainProjector(settings.audit_signing_key()),
-        batch_size=settings.projection_batch_size,
-    )
+    projectors = build_projectors(settings, units)
+
+    def runner(name: str) -> ProjectionRunner:
+        return ProjectionRunner(
+            database, event_store, projectors[name], batch_size=settings.projection_batch_size
+        )
+
+    complaint_projection = runner("complaints")
+    escalation_projection = runner("escalations")
+    audit_chain = runner("audit_chain")
     escalations = EscalationService(
         event_store=event_store, database=database, units=units, clock=clock
     )
@@ -157,10 +173,15 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         escalation_projection=escalation_projection,
         escalation_queries=EscalationQueries(database, access),
         audit_chain=audit_chain,
+        audit_trail=runner("audit_trail"),
+        audit_queries=AuditTrailQueries(database, access),
+        case_history=CaseHistory(event_store, database, access),
     )
     complaints.after_commit = container.after_commit
     escalations.after_commit = container.after_commit
     audit.after_commit = container.after_commit
+    escalation_projector = projectors["escalations"]
+    assert isinstance(escalation_projector, EscalationProjector)
     escalation_projector.set_schedule(container.deadlines_scheduled)
     logger.info(
         "container ready: store=%s, units=%d",

@@ -174,5 +174,76 @@ def projections_catch_up() -> None:
     container.close()
 
 
+@main.command("import")
+@click.argument(
+    "csv_path", metavar="CSV", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--mapping",
+    "mapping_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML file mapping the CSV's columns and values, e.g. imports/copa_cms_lifecycle.toml.",
+)
+@click.option(
+    "--rejects",
+    "rejects_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV file listing rejected rows (default: CSV with .rejects.csv in place of its suffix).",
+)
+@click.option(
+    "--source", default=None, help="Name of the legacy system (default: the mapping's source)."
+)
+def import_command(
+    csv_path: Path, mapping_path: Path, rejects_path: Path | None, source: str | None
+) -> None:
+    """Import complaints with their lifecycle from a legacy CSV file; rerunning adds nothing."""
+    from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    from cms_graph.adapters.import_mapping import ImportMappingError, load_mapping
+    from cms_graph.application.legacy_import import LegacyFileError, LegacyImporter
+    from cms_graph.domain.errors import InvalidInput
+
+    settings = _settings()
+    _configure_logging(settings)
+    try:
+        mapping = load_mapping(mapping_path)
+    except ImportMappingError as error:
+        raise click.ClickException(f"invalid mapping: {error}") from None
+    rejects_path = rejects_path or csv_path.with_suffix(".rejects.csv")
+    container = _container(settings)
+    try:
+        try:
+            importer = LegacyImporter.from_container(container, mapping, source=source)
+        except InvalidInput as error:
+            raise click.BadParameter(error.message, param_hint="--source") from None
+        scanned = importer.scan(csv_path)
+        with (
+            logging_redirect_tqdm(),
+            tqdm(total=scanned.row_count, unit="row", desc="import", file=sys.stderr) as bar,
+        ):
+            summary = importer.run(scanned, rejects_path, on_row=bar.update)
+    except LegacyFileError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        container.close()
+    click.echo(summary.line())
+    for reason, count in sorted(summary.rejects_by_reason.items()):
+        click.echo(f"  rejected {reason}: {count:,}")
+    if summary.rejected:
+        click.echo(f"rejected rows are listed in {rejects_path}")
+
+
+def _register_audit_commands() -> None:
+    from cms_graph.cli_audit import audit, replay
+
+    main.add_command(audit)
+    main.add_command(replay)
+
+
+_register_audit_commands()
+
 if __name__ == "__main__":
     main()

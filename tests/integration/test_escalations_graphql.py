@@ -78,3 +78,33 @@ def test_complaint_deadline_fields(container: tuple[Container, ManualClock]) -> 
     assert before["holderRank"] == "CIRCLE"
     clock.advance(timedelta(hours=8, seconds=1))
     assert run(built, sdpo, query, {"n": result.tracking_number})["complaint"]["overdue"] is True
+
+
+def test_case_history_and_audit_trail(container: tuple[Container, ManualClock]) -> None:
+    built, clock = container
+    result = built.complaints.lodge(Principal.anonymous(), lodge_command())
+    sdpo = Principal("sdpo", Role.SDPO, "pb_lahore-c1")
+    built.complaints.acknowledge(sdpo, result.complaint_id, "called")
+    built.catch_up_all()
+    integrity = Principal("integrity-1", Role.INTEGRITY_UNIT, "pb")
+    query = """
+    query($id: ID!) {
+      caseHistory(complaintId: $id, version: 1) {
+        complaint { status version }
+        events { eventType }
+      }
+      latest: caseHistory(complaintId: $id) {
+        complaint { status }
+        changesSince(version: 1) { field before after }
+      }
+      auditTrail(first: 5) { edges { node { recordType actor { userId } } } }
+    }
+    """
+    data = run(built, integrity, query, {"id": str(result.complaint_id)})
+    assert data["caseHistory"]["complaint"] == {"status": "LODGED", "version": 1}
+    assert [e["eventType"] for e in data["caseHistory"]["events"]] == ["ComplaintLodged"]
+    assert {"field": "status", "before": "LODGED", "after": "ACKNOWLEDGED"} in data["latest"]["changesSince"]
+    assert [edge["node"]["recordType"] for edge in data["auditTrail"]["edges"]] == [
+        "ComplaintLodged",
+        "ComplaintAcknowledged",
+    ]

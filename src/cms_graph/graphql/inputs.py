@@ -126,3 +126,14 @@ class EscalationFilter:
     )
     occurred_after: datetime | None = None
     occurred_before: datetime | None = None
+
+
+@strawberry.input
+class AuditTrailFilter:
+    actor_id: str | None = None
+    complaint_id: strawberry.ID | None = None
+    record_type: list[str] | None = strawberry.field(
+        default=None, description="Event types, or PersonalDataViewed and AccessDenied."
+    )
+    recorded_after: datetime | None = None
+    recorded_before: datetime | None = None

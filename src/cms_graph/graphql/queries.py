@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
 from starlette.concurrency import run_in_threadpool
 
+from cms_graph.application.audit_queries import AuditFilter
 from cms_graph.application.escalation_queries import EscalationFilter
 from cms_graph.application.queries import ComplaintFilter, encode_cursor
 from cms_graph.domain.errors import InvalidInput
 from cms_graph.graphql import inputs
+from cms_graph.graphql.audit_types import (
+    AuditEntry,
+    AuditEntryEdge,
+    AuditTrailConnection,
+    CaseHistory,
+)
 from cms_graph.graphql.context import Info
 from cms_graph.graphql.types import (
     Complaint,
@@ -140,6 +148,60 @@ class Query:
             ),
             total_count=page.total_count,
         )
+
+    @strawberry.field(description="The audit trail, oldest first; integrity unit only.")
+    async def audit_trail(
+        self,
+        info: Info,
+        filter: inputs.AuditTrailFilter | None = None,
+        first: Annotated[int | None, strawberry.argument(description="At most 100.")] = None,
+        after: str | None = None,
+    ) -> AuditTrailConnection:
+        principal = info.context.principal
+        queries = info.context.container.audit_queries
+        criteria = AuditFilter()
+        if filter is not None:
+            complaint_id = None
+            if filter.complaint_id is not None:
+                complaint_id = from_global_id(filter.complaint_id, "complaintId")[1]
+            criteria = AuditFilter(
+                actor_id=filter.actor_id,
+                complaint_id=complaint_id,
+                record_types=tuple(filter.record_type or ()),
+                recorded_after=filter.recorded_after,
+                recorded_before=filter.recorded_before,
+            )
+        page = await run_in_threadpool(
+            lambda: queries.page(principal, criteria, first=first, after=after)
+        )
+        edges = [AuditEntryEdge(cursor=e.cursor(), node=AuditEntry.of(e)) for e in page.entries]
+        return AuditTrailConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+    @strawberry.field(
+        description="A complaint as it stood at asOf or version (the latest when neither)."
+    )
+    async def case_history(
+        self,
+        info: Info,
+        complaint_id: strawberry.ID,
+        as_of: datetime | None = None,
+        version: int | None = None,
+    ) -> CaseHistory:
+        service = info.context.container.case_history
+        principal = info.context.principal
+        key = from_global_id(complaint_id, "complaintId")[1]
+        case = await run_in_threadpool(
+            lambda: service.at(principal, key, as_of=as_of, version=version)
+        )
+        return CaseHistory.of(case)
 
     @strawberry.field(description="A complainant's view of their complaint; needs the lodging phone.")
     async def track_complaint(

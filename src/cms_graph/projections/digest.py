@@ -13,7 +13,16 @@ from cms_graph.adapters.database import Database
 TABLE_KEYS = {
     "complaints_view": "complaint_id",
     "complaint_timeline_view": "complaint_id, version",
+    "escalation_view": "complaint_id",
+    "escalations_log": "complaint_id, version",
+    "notification_outbox": "complaint_id, version, kind",
+    "audit_chain": "notification_id",
+    "audit_trail": "notification_id",
 }
+# Checkpoints fall at batch ends and carry their signing time, so a rebuild in other
+# batch sizes signs other positions; the links they sign are compared in audit_chain.
+# Outbox rows get their id from a sequence and their send time from the sender.
+IGNORED_COLUMNS = {"notification_outbox": {"outbox_id", "sent_at"}}
 
 
 def _canonical(value: Any) -> Any:
@@ -33,10 +42,22 @@ def table_digest(database: Database, table: str) -> str:
     with database.read() as cursor:
         cursor.execute(f"SELECT * FROM {table} ORDER BY {order}")  # noqa: S608  # fixed names
         for row in cursor.fetchall():
-            canonical = {key: _canonical(value) for key, value in sorted(row.items())}
+            ignored = IGNORED_COLUMNS.get(table, set())
+            canonical = {
+                key: _canonical(value) for key, value in sorted(row.items()) if key not in ignored
+            }
             digest.update(json.dumps(canonical, sort_keys=True).encode())
             digest.update(b"\n")
     return digest.hexdigest()
 
 
-__all__ = ["TABLE_KEYS", "table_digest"]
+def projection_digest(database: Database, tables: tuple[str, ...]) -> str:
+    """Return one hash over a projection's tables."""
+    combined = hashlib.sha256()
+    for table in tables:
+        if table in TABLE_KEYS:
+            combined.update(f"{table}:{table_digest(database, table)}\n".encode())
+    return combined.hexdigest()
+
+
+__all__ = ["IGNORED_COLUMNS", "TABLE_KEYS", "projection_digest", "table_digest"]
