@@ -174,6 +174,49 @@ def projections_catch_up() -> None:
     container.close()
 
 
+@projections.command("rebuild")
+@click.argument("name")
+def projections_rebuild(name: str) -> None:
+    """Rebuild projection NAME from zero while the live one keeps serving, then switch."""
+    from tqdm import tqdm
+
+    from cms_graph.bootstrap import build_projectors
+    from cms_graph.projections.rebuild import RebuildError, rebuild
+
+    settings = _settings()
+    container = _container(settings)
+    try:
+        projectors = build_projectors(settings, container.units)
+        if name not in projectors:
+            raise click.BadParameter(
+                f"{name!r} is not a projection; use one of {', '.join(projectors)}",
+                param_hint="NAME",
+            )
+        head = container.event_store.recorder.max_notification_id() or 0
+        with tqdm(total=head, unit="event", file=sys.stderr) as bar:
+
+            def advance(position: int) -> None:
+                bar.update(max(0, position - bar.n))
+
+            try:
+                result = rebuild(
+                    container.database,
+                    container.event_store,
+                    projectors[name],
+                    data_dir=settings.data_dir,
+                    progress=advance,
+                )
+            except RebuildError as error:
+                raise click.ClickException(str(error)) from None
+    finally:
+        container.close()
+    rate = result.events / result.seconds if result.seconds else 0.0
+    click.echo(
+        f"rebuilt {result.name}: {result.events} events in {result.seconds:.1f} s"
+        f" ({rate:,.0f} events/s), switched over"
+    )
+
+
 @main.command("import")
 @click.argument(
     "csv_path", metavar="CSV", type=click.Path(exists=True, dir_okay=False, path_type=Path)

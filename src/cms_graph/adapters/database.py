@@ -192,13 +192,25 @@ class SQLiteDatabase:
 class PostgresDatabase:
     dialect: Dialect = "postgres"
 
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        search_path: str | None = None,
+    ) -> None:
+        """``search_path`` puts a schema in front of ``public``, so unqualified table
+        names resolve to its tables first; projection rebuilds use it."""
         self.url = url
+        kwargs: dict[str, Any] = {"row_factory": dict_row, "autocommit": True}
+        if search_path is not None:
+            kwargs["options"] = f"-c search_path={search_path}"
         self.pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
             url,
             min_size=min_size,
             max_size=max_size,
-            kwargs={"row_factory": dict_row, "autocommit": True},
+            kwargs=kwargs,
             open=True,
             name="cms-graph",
         )
