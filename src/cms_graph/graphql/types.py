@@ -211,7 +211,9 @@ class Complaint(Node):
     async def complainant(self, info: Info) -> ComplainantInfo | None:
         principal = info.context.principal
         queries = info.context.container.queries
-        details = await run_in_threadpool(queries.complainant, principal, self.record)
+        details = await run_in_threadpool(
+            queries.complainant, principal, self.record, "Complaint.complainant"
+        )
         if details is None:
             return None
         return ComplainantInfo(
