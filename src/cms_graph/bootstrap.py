@@ -28,11 +28,11 @@ from cms_graph.application.access_audit import AccessAudit
 from cms_graph.application.audit_queries import AuditTrailQueries
 from cms_graph.application.case_history import CaseHistory
 from cms_graph.application.complaints import ComplaintService
+from cms_graph.application.escalation_queries import EscalationQueries
+from cms_graph.application.escalations import EscalationService
 from cms_graph.application.identity import AccessPolicy
 from cms_graph.application.queries import ComplaintQueries
 from cms_graph.domain.units import UnitHierarchy
-from cms_graph.application.escalation_queries import EscalationQueries
-from cms_graph.application.escalations import EscalationService
 from cms_graph.projections.audit_chain import AuditChainProjector
 from cms_graph.projections.audit_trail import AuditTrailProjector
 from cms_graph.projections.complaints import ComplaintViewProjector
@@ -124,9 +124,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     database = open_database(settings)
     # The event store creates its table first: the migrations protect and grant it.
     event_store = open_event_store(
-        event_store_env(
-            database_url=settings.database_url, sqlite_path=str(settings.sqlite_path)
-        )
+        event_store_env(database_url=settings.database_url, sqlite_path=str(settings.sqlite_path))
     )
     vault = PersonalDataVault(database)
     vault.create_tables()

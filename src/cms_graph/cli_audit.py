@@ -73,7 +73,9 @@ def audit_export(actor: str | None, complaint: str | None, since: datetime | Non
         criteria = AuditFilter(
             actor_id=actor,
             complaint_id=UUID(complaint) if complaint else None,
-            recorded_after=since.replace(tzinfo=datetime.now().astimezone().tzinfo) if since else None,
+            recorded_after=since.replace(tzinfo=datetime.now().astimezone().tzinfo)
+            if since
+            else None,
         )
         for chunk in container.audit_queries.export_csv(OPERATOR, criteria):
             click.echo(chunk, nl=False)
@@ -83,7 +85,9 @@ def audit_export(actor: str | None, complaint: str | None, since: datetime | Non
 
 @click.command("replay")
 @click.argument("complaint")
-@click.option("--as-of", "as_of", default=None, help="ISO 8601 time, e.g. 2026-12-04T10:00:00+05:00.")
+@click.option(
+    "--as-of", "as_of", default=None, help="ISO 8601 time, e.g. 2026-12-04T10:00:00+05:00."
+)
 def replay(complaint: str, as_of: str | None) -> None:
     """Print a complaint's history, as it stood at --as-of or now.
 
@@ -96,7 +100,9 @@ def replay(complaint: str, as_of: str | None) -> None:
         try:
             moment = datetime.fromisoformat(as_of)
         except ValueError:
-            raise click.BadParameter(f"{as_of!r} is not an ISO 8601 time", param_hint="--as-of") from None
+            raise click.BadParameter(
+                f"{as_of!r} is not an ISO 8601 time", param_hint="--as-of"
+            ) from None
         if moment.tzinfo is None:
             raise click.BadParameter("give a time zone, e.g. +05:00 or Z", param_hint="--as-of")
     container = _container(_settings())
@@ -106,7 +112,9 @@ def replay(complaint: str, as_of: str | None) -> None:
         except ValueError:
             found = container.complaints.complaint_id_for(complaint)
             if found is None:
-                raise click.ClickException(f"no complaint has tracking number {complaint}") from None
+                raise click.ClickException(
+                    f"no complaint has tracking number {complaint}"
+                ) from None
             key = found
         container.complaint_projection.catch_up()
         try:

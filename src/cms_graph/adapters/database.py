@@ -63,7 +63,7 @@ class _SQLiteCursor:
     def __init__(self, cursor: sqlite3.Cursor) -> None:
         self._cursor = cursor
 
-    def execute(self, statement: str, parameters: Mapping[str, Any] = {}) -> None:  # noqa: B006
+    def execute(self, statement: str, parameters: Mapping[str, Any] = {}) -> None:
         self._cursor.execute(statement, parameters)
 
     def executemany(self, statement: str, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -85,7 +85,7 @@ class _PostgresCursor:
     def __init__(self, cursor: psycopg.Cursor[dict[str, Any]]) -> None:
         self._cursor = cursor
 
-    def execute(self, statement: str, parameters: Mapping[str, Any] = {}) -> None:  # noqa: B006
+    def execute(self, statement: str, parameters: Mapping[str, Any] = {}) -> None:
         self._cursor.execute(to_pyformat(statement), parameters)
 
     def executemany(self, statement: str, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -217,9 +217,12 @@ class PostgresDatabase:
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
-        with self.pool.connection() as connection, connection.transaction():
-            with connection.cursor() as cursor:
-                yield _PostgresCursor(cursor)
+        with (
+            self.pool.connection() as connection,
+            connection.transaction(),
+            connection.cursor() as cursor,
+        ):
+            yield _PostgresCursor(cursor)
 
     @contextmanager
     def read(self) -> Iterator[Cursor]:

@@ -18,7 +18,11 @@ GENESIS = bytes(32)
 
 
 def event_digest(
-    notification_id: int, originator_id: UUID | str, originator_version: int, topic: str, state: bytes
+    notification_id: int,
+    originator_id: UUID | str,
+    originator_version: int,
+    topic: str,
+    state: bytes,
 ) -> bytes:
     digest = hashlib.sha256()
     digest.update(struct.pack(">q", notification_id))

@@ -53,7 +53,7 @@ def parse_policy(text: str, source: str) -> DeadlinePolicy:
         raise PolicyFileError(f"{source}: not valid TOML: {error}") from None
     name = document.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise PolicyFileError(f"{source}: missing name, e.g. name = \"punjab-2026\"")
+        raise PolicyFileError(f'{source}: missing name, e.g. name = "punjab-2026"')
     first_contact = _section(document, "first_contact", source)
     reply = _section(document, "reply", source)
     escalation = _section(document, "escalation", source)

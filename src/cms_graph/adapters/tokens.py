@@ -60,7 +60,9 @@ class TokenService:
         try:
             role = Role(str(claims.get("role")))
         except ValueError:
-            raise Unauthenticated(f"the token's role claim {claims.get('role')!r} is not a role") from None
+            raise Unauthenticated(
+                f"the token's role claim {claims.get('role')!r} is not a role"
+            ) from None
         unit_id = claims.get("unit")
         if not isinstance(unit_id, str) or unit_id not in self.units:
             raise Unauthenticated(f"the token's unit claim {unit_id!r} is not a configured unit")

@@ -38,9 +38,7 @@ _NONCE_BYTES = 12
 
 
 def _derive(key_material: bytes, purpose: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(
-        key_material
-    )
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(key_material)
 
 
 class PersonalDataVault:

@@ -25,7 +25,9 @@ class AccessAudit:
         self.clock = clock
         self.after_commit = after_commit
 
-    def personal_data_viewed(self, principal: Principal, complaint_id: UUID, operation: str) -> None:
+    def personal_data_viewed(
+        self, principal: Principal, complaint_id: UUID, operation: str
+    ) -> None:
         record = AccessRecord.viewed(
             complaint_id=complaint_id,
             operation=operation,

@@ -124,7 +124,9 @@ class AuditTrailQueries:
             conditions.append("complaint_id = :complaint_id")
             parameters["complaint_id"] = str(filter.complaint_id)
         if filter.record_types:
-            conditions.append("record_type IN " + in_clause("type", filter.record_types, parameters))
+            conditions.append(
+                "record_type IN " + in_clause("type", filter.record_types, parameters)
+            )
         if filter.recorded_after is not None:
             conditions.append("recorded_at >= :recorded_after")
             parameters["recorded_after"] = filter.recorded_after

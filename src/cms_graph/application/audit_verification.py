@@ -62,7 +62,9 @@ class AuditVerifier:
     def total_events(self) -> int:
         return self.event_store.recorder.max_notification_id() or 0
 
-    def verify(self, progress: Callable[[int], None] = lambda _position: None) -> VerificationReport:
+    def verify(
+        self, progress: Callable[[int], None] = lambda _position: None
+    ) -> VerificationReport:
         checkpoints = self._checkpoints()
         last_chained = self._last_chained()
         links = self._links()
@@ -76,16 +78,30 @@ class AuditVerifier:
         while link is not None or (event is not None and event.id <= last_chained):
             if link is not None and (event is None or link["notification_id"] < event.id):
                 return self._report(
-                    verified, checked_checkpoints, events, event, last_chained,
-                    Finding(link["notification_id"], UUID(str(link["originator_id"])),
-                            "the chain has a link here but the event is missing (deleted)"),
+                    verified,
+                    checked_checkpoints,
+                    events,
+                    event,
+                    last_chained,
+                    Finding(
+                        link["notification_id"],
+                        UUID(str(link["originator_id"])),
+                        "the chain has a link here but the event is missing (deleted)",
+                    ),
                 )
             assert event is not None
             if link is None or event.id < link["notification_id"]:
                 return self._report(
-                    verified, checked_checkpoints, events, event, last_chained,
-                    Finding(event.id, UUID(str(event.originator_id)),
-                            "an event is stored here that the chain never linked (inserted)"),
+                    verified,
+                    checked_checkpoints,
+                    events,
+                    event,
+                    last_chained,
+                    Finding(
+                        event.id,
+                        UUID(str(event.originator_id)),
+                        "an event is stored here that the chain never linked (inserted)",
+                    ),
                 )
 
             digest = event_digest(
@@ -93,26 +109,48 @@ class AuditVerifier:
             )
             if digest != bytes(link["event_hash"]):
                 return self._report(
-                    verified, checked_checkpoints, events, event, last_chained,
-                    Finding(event.id, UUID(str(event.originator_id)),
-                            "the stored event differs from the one linked (edited, replaced"
-                            " or moved)"),
+                    verified,
+                    checked_checkpoints,
+                    events,
+                    event,
+                    last_chained,
+                    Finding(
+                        event.id,
+                        UUID(str(event.originator_id)),
+                        "the stored event differs from the one linked (edited, replaced or moved)",
+                    ),
                 )
             expected = next_link(previous, digest)
             if expected != bytes(link["chain_hash"]):
                 return self._report(
-                    verified, checked_checkpoints, events, event, last_chained,
-                    Finding(event.id, UUID(str(event.originator_id)),
-                            "the chain link does not follow from the one before (chain altered)"),
+                    verified,
+                    checked_checkpoints,
+                    events,
+                    event,
+                    last_chained,
+                    Finding(
+                        event.id,
+                        UUID(str(event.originator_id)),
+                        "the chain link does not follow from the one before (chain altered)",
+                    ),
                 )
             if event.id in checkpoints:
                 signed_hash, signature = checkpoints[event.id]
-                if signed_hash != expected or not checkpoint_valid(self.key, event.id, expected, signature):
+                if signed_hash != expected or not checkpoint_valid(
+                    self.key, event.id, expected, signature
+                ):
                     return self._report(
-                        verified, checked_checkpoints, events, event, last_chained,
-                        Finding(event.id, UUID(str(event.originator_id)),
-                                "the signed checkpoint does not match the chain (events and"
-                                " chain rewritten together)"),
+                        verified,
+                        checked_checkpoints,
+                        events,
+                        event,
+                        last_chained,
+                        Finding(
+                            event.id,
+                            UUID(str(event.originator_id)),
+                            "the signed checkpoint does not match the chain (events and"
+                            " chain rewritten together)",
+                        ),
                     )
                 checked_checkpoints += 1
             previous = expected

@@ -126,7 +126,9 @@ class CaseHistory:
             list[Complaint.Event],
             list(self.event_store.events.get(complaint_id, lte=complaint.version)),
         )
-        return CaseAt(self._snapshot(complaint, events[-1].timestamp), [_history(e) for e in events])
+        return CaseAt(
+            self._snapshot(complaint, events[-1].timestamp), [_history(e) for e in events]
+        )
 
     def _version_at(self, complaint_id: UUID, as_of: datetime) -> int:
         with self.database.read() as cursor:

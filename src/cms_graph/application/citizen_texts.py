@@ -57,7 +57,9 @@ STATUS_TEXTS: dict[str, LocalizedText] = {
     "LODGED": LocalizedText("Registered", "درج شدہ"),
     "ACKNOWLEDGED": LocalizedText("Officer in contact", "افسر رابطے میں"),
     "ASSIGNED": LocalizedText("Under inquiry", "زیرِ انکوائری"),
-    "RESOLVED": LocalizedText("Action complete, awaiting your feedback", "کارروائی مکمل، آپ کی رائے کا انتظار"),
+    "RESOLVED": LocalizedText(
+        "Action complete, awaiting your feedback", "کارروائی مکمل، آپ کی رائے کا انتظار"
+    ),
     "CLOSED": LocalizedText("Closed", "بند"),
     "REOPENED": LocalizedText("Reopened", "دوبارہ کھولی گئی"),
     "WITHDRAWN": LocalizedText("Withdrawn", "واپس لی گئی"),

@@ -34,6 +34,7 @@ from cms_graph.application.identity import (
     Principal,
 )
 from cms_graph.domain.complaint import Complaint
+from cms_graph.domain.deadlines import DeadlinePolicy
 from cms_graph.domain.errors import (
     DomainError,
     Forbidden,
@@ -41,10 +42,9 @@ from cms_graph.domain.errors import (
     InvalidTransition,
     NotFound,
 )
+from cms_graph.domain.ladder import Holder, next_holder, rank_for_level
 from cms_graph.domain.personal_data import Complainant, normalise_phone
 from cms_graph.domain.tracking_number import new_tracking_number, normalise_tracking_number
-from cms_graph.domain.deadlines import DeadlinePolicy
-from cms_graph.domain.ladder import Holder, next_holder, rank_for_level
 from cms_graph.domain.units import Unit, UnitLevel
 from cms_graph.domain.values import (
     LODGING_CHANNELS,
@@ -177,8 +177,12 @@ class ComplaintService:
 
     # Staff commands.
 
-    def acknowledge(self, principal: Principal, complaint_id: UUID, note: str | None) -> CommandResult:
-        complaint = self._load_for_staff(principal, complaint_id, CASE_HANDLING_ROLES, "acknowledge")
+    def acknowledge(
+        self, principal: Principal, complaint_id: UUID, note: str | None
+    ) -> CommandResult:
+        complaint = self._load_for_staff(
+            principal, complaint_id, CASE_HANDLING_ROLES, "acknowledge"
+        )
         complaint.acknowledge(note=note, **self._context(principal))
         return self._save(complaint, "acknowledged")
 
@@ -261,7 +265,9 @@ class ComplaintService:
         complaint.close(reason=reason, **self._context(principal))
         return self._save(complaint, "closed")
 
-    def reopen_as_staff(self, principal: Principal, complaint_id: UUID, reason: str) -> CommandResult:
+    def reopen_as_staff(
+        self, principal: Principal, complaint_id: UUID, reason: str
+    ) -> CommandResult:
         complaint = self._load_for_staff(principal, complaint_id, SUPERVISOR_ROLES, "reopen")
         complaint.reopen(reason=reason, **self._context(principal))
         return self._save(complaint, "reopened")
@@ -380,9 +386,7 @@ class ComplaintService:
 
     def _save(self, complaint: Complaint, what: str) -> CommandResult:
         notification_id = self.event_store.save_complaint(complaint)
-        logger.info(
-            "complaint %s %s, version %d", complaint.id, what, complaint.version
-        )
+        logger.info("complaint %s %s, version %d", complaint.id, what, complaint.version)
         self.after_commit(notification_id)
         return CommandResult(complaint.id, complaint.tracking_number, notification_id)
 

@@ -32,7 +32,9 @@ MAX_TEXT_LENGTH = 5000
 MAX_REASON_LENGTH = 1000
 
 
-def check_text(value: str, field: str, *, required: bool = True, limit: int = MAX_TEXT_LENGTH) -> str:
+def check_text(
+    value: str, field: str, *, required: bool = True, limit: int = MAX_TEXT_LENGTH
+) -> str:
     """Return ``value`` stripped, or raise InvalidInput naming ``field``."""
     text = value.strip()
     if required and not text:
@@ -326,7 +328,9 @@ class Complaint(Aggregate):
             occurred_at=at,
         )
 
-    def acknowledge(self, *, note: str | None, actor: Actor, channel: Channel, at: datetime) -> None:
+    def acknowledge(
+        self, *, note: str | None, actor: Actor, channel: Channel, at: datetime
+    ) -> None:
         self.check_status("acknowledge", OPEN_STATUSES)
         if self.acknowledged_at is not None:
             raise InvalidTransition(
@@ -378,7 +382,12 @@ class Complaint(Aggregate):
         self.check_not_final("add a note to")
         text = check_text(text, "text")
         self.trigger_event(
-            self.NoteAdded, text=text, internal=internal, actor=actor, channel=channel, occurred_at=at
+            self.NoteAdded,
+            text=text,
+            internal=internal,
+            actor=actor,
+            channel=channel,
+            occurred_at=at,
         )
 
     def escalate(
@@ -488,9 +497,7 @@ class Complaint(Aggregate):
         )
 
     def reopen(self, *, reason: str, actor: Actor, channel: Channel, at: datetime) -> None:
-        self.check_status(
-            "reopen", frozenset({ComplaintStatus.RESOLVED, ComplaintStatus.CLOSED})
-        )
+        self.check_status("reopen", frozenset({ComplaintStatus.RESOLVED, ComplaintStatus.CLOSED}))
         reason = check_text(reason, "reason", limit=MAX_REASON_LENGTH)
         self.trigger_event(
             self.ComplaintReopened, reason=reason, actor=actor, channel=channel, occurred_at=at
@@ -505,9 +512,7 @@ class Complaint(Aggregate):
             self.ComplaintClosed, reason=reason, actor=actor, channel=channel, occurred_at=at
         )
 
-    def withdraw(
-        self, *, reason: str | None, actor: Actor, channel: Channel, at: datetime
-    ) -> None:
+    def withdraw(self, *, reason: str | None, actor: Actor, channel: Channel, at: datetime) -> None:
         self.check_not_final("withdraw")
         reason = check_text(reason, "reason", limit=MAX_REASON_LENGTH) if reason else None
         self.trigger_event(

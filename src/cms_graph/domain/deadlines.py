@@ -22,14 +22,15 @@ from cms_graph.domain.errors import InvalidInput
 from cms_graph.domain.values import OPEN_STATUSES, ComplaintCategory, ComplaintStatus
 
 # Weeks, days, hours, minutes and seconds only: years and months have no fixed length.
-_ISO_DURATION = re.compile(
-    r"P(?!$)(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?"
-)
+_ISO_DURATION = re.compile(r"P(?!$)(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?")
 _TIMEDELTA = TypeAdapter(timedelta)
 
 
 def parse_duration(text: str, field_name: str) -> timedelta:
-    """Parse an ISO 8601 duration such as ``PT8H`` or ``P14D``; raise InvalidInput naming the field."""
+    """Parse an ISO 8601 duration such as ``PT8H`` or ``P14D``.
+
+    Raises InvalidInput naming ``field_name`` when the text is not such a duration.
+    """
     if not isinstance(text, str) or not _ISO_DURATION.fullmatch(text):
         raise InvalidInput(
             f"{field_name} must be an ISO 8601 duration in weeks, days, hours, minutes or "
@@ -39,9 +40,13 @@ def parse_duration(text: str, field_name: str) -> timedelta:
     try:
         duration = _TIMEDELTA.validate_python(text)
     except ValidationError:
-        raise InvalidInput(f"{field_name}: cannot read duration {text!r}", field=(field_name,)) from None
+        raise InvalidInput(
+            f"{field_name}: cannot read duration {text!r}", field=(field_name,)
+        ) from None
     if duration <= timedelta(0):
-        raise InvalidInput(f"{field_name} must be longer than zero, got {text!r}", field=(field_name,))
+        raise InvalidInput(
+            f"{field_name} must be longer than zero, got {text!r}", field=(field_name,)
+        )
     return duration
 
 

@@ -87,4 +87,13 @@ def outranks(role: Role | None, other: Role | None) -> bool:
     return ROLE_RANK[role].order > ROLE_RANK[other].order
 
 
-__all__ = ["RANK_LEVEL", "RANK_ROLE", "ROLE_RANK", "Holder", "Rank", "next_holder", "outranks", "rank_for_level"]
+__all__ = [
+    "RANK_LEVEL",
+    "RANK_ROLE",
+    "ROLE_RANK",
+    "Holder",
+    "Rank",
+    "next_holder",
+    "outranks",
+    "rank_for_level",
+]

@@ -25,13 +25,17 @@ class AuditEntry:
     occurred_at: datetime
     complaint_id: strawberry.ID | None
     record_type: str = strawberry.field(
-        description="An event type such as ComplaintAssigned, or PersonalDataViewed or AccessDenied."
+        description=(
+            "An event type such as ComplaintAssigned, or PersonalDataViewed or AccessDenied."
+        )
     )
     actor: EventActor
     channel: Channel | None
     client_address: str | None
     correlation_id: str | None
-    operation: str | None = strawberry.field(description="For access records: what was read or tried.")
+    operation: str | None = strawberry.field(
+        description="For access records: what was read or tried."
+    )
     detail: str | None = strawberry.field(description="The reason given, where there is one.")
 
     @classmethod
@@ -40,7 +44,9 @@ class AuditEntry:
             position=entry.notification_id,
             recorded_at=entry.recorded_at,
             occurred_at=entry.occurred_at,
-            complaint_id=to_global_id("Complaint", entry.complaint_id) if entry.complaint_id else None,
+            complaint_id=to_global_id("Complaint", entry.complaint_id)
+            if entry.complaint_id
+            else None,
             record_type=entry.record_type,
             actor=EventActor(
                 kind=ActorKind(entry.actor_kind),

@@ -45,8 +45,12 @@ class ErrorCodes(SchemaExtension):
             too_complex = any(marker in error.message for marker in _TOO_COMPLEX_MARKERS)
             extensions["code"] = "QUERY_TOO_COMPLEX" if too_complex else "BAD_USER_INPUT"
             return GraphQLError(
-                error.message, nodes=error.nodes, source=error.source,
-                positions=error.positions, path=error.path, extensions=extensions,
+                error.message,
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                extensions=extensions,
             )
         if isinstance(original, DomainError):
             extensions["code"] = original.code
@@ -56,9 +60,13 @@ class ErrorCodes(SchemaExtension):
                 original.message, nodes=error.nodes, path=error.path, extensions=extensions
             )
         logger.error(
-            "unexpected error at %s", error.path, exc_info=(type(original), original, original.__traceback__)
+            "unexpected error at %s",
+            error.path,
+            exc_info=(type(original), original, original.__traceback__),
         )
         return GraphQLError(
-            "internal server error", nodes=error.nodes, path=error.path,
+            "internal server error",
+            nodes=error.nodes,
+            path=error.path,
             extensions={"code": "INTERNAL_SERVER_ERROR"},
         )

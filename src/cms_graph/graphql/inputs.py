@@ -78,7 +78,9 @@ class RecordFeedbackInput:
     comment: str | None = None
 
 
-@strawberry.input(description="Staff pass complaintId; a complainant passes trackingNumber and phone.")
+@strawberry.input(
+    description="Staff pass complaintId; a complainant passes trackingNumber and phone."
+)
 class ReopenComplaintInput:
     reason: str
     complaint_id: strawberry.ID | None = None

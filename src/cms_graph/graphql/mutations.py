@@ -104,7 +104,9 @@ PayloadT = TypeVar("PayloadT", bound=ComplaintPayload)
 def complaint_key(global_id: str) -> UUID:
     type_name, key = from_global_id(global_id, "complaintId")
     if type_name != "Complaint":
-        raise InvalidInput(f"complaintId names a {type_name}, not a Complaint", field=("complaintId",))
+        raise InvalidInput(
+            f"complaintId names a {type_name}, not a Complaint", field=("complaintId",)
+        )
     return key
 
 

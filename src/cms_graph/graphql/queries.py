@@ -71,7 +71,9 @@ def _escalation_filter(value: inputs.EscalationFilter | None) -> EscalationFilte
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="One complaint by global id or tracking number, if visible to you.")
+    @strawberry.field(
+        description="One complaint by global id or tracking number, if visible to you."
+    )
     async def complaint(
         self,
         info: Info,
@@ -203,15 +205,15 @@ class Query:
         )
         return CaseHistory.of(case)
 
-    @strawberry.field(description="A complainant's view of their complaint; needs the lodging phone.")
+    @strawberry.field(
+        description="A complainant's view of their complaint; needs the lodging phone."
+    )
     async def track_complaint(
         self, info: Info, tracking_number: str, phone: str
     ) -> PublicComplaintStatus:
         queries = info.context.container.queries
         record = await run_in_threadpool(queries.track, tracking_number, phone)
-        timeline = await run_in_threadpool(
-            queries.timelines, [record.id], include_internal=False
-        )
+        timeline = await run_in_threadpool(queries.timelines, [record.id], include_internal=False)
         return public_status(record, timeline[record.id])
 
     @strawberry.field(description="Any object by its global id, if visible to you.")

@@ -265,9 +265,7 @@ class PublicComplaintStatus:
     timeline: list[PublicTimelineEntry]
 
 
-def public_status(
-    record: ComplaintRecord, timeline: list[TimelineRecord]
-) -> PublicComplaintStatus:
+def public_status(record: ComplaintRecord, timeline: list[TimelineRecord]) -> PublicComplaintStatus:
     entries = [
         PublicTimelineEntry(
             event_type=entry.event_type,

@@ -47,9 +47,7 @@ def _json_value(value: Any) -> Any:
 
 def event_details(event: Complaint.Event) -> str:
     details = {
-        key: _json_value(value)
-        for key, value in vars(event).items()
-        if key not in _NOT_IN_DETAILS
+        key: _json_value(value) for key, value in vars(event).items() if key not in _NOT_IN_DETAILS
     }
     return json.dumps(details, ensure_ascii=False, sort_keys=True)
 

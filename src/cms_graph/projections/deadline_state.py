@@ -81,7 +81,9 @@ class DeadlineState:
                 status = ComplaintStatus.ACKNOWLEDGED
             return replace(self, status=status, acknowledged_at=at)
         if isinstance(event, Complaint.ComplaintAssigned):
-            return replace(self, status=ComplaintStatus.ASSIGNED, holder_rank=Rank(event.holder_rank))
+            return replace(
+                self, status=ComplaintStatus.ASSIGNED, holder_rank=Rank(event.holder_rank)
+            )
         if isinstance(event, Complaint.ComplaintEscalated):
             return replace(
                 self,
@@ -93,7 +95,9 @@ class DeadlineState:
         if isinstance(event, Complaint.ComplaintResolved):
             return replace(self, status=ComplaintStatus.RESOLVED)
         if isinstance(event, Complaint.ComplaintReopened):
-            return replace(self, status=ComplaintStatus.REOPENED, opened_at=at, acknowledged_at=None)
+            return replace(
+                self, status=ComplaintStatus.REOPENED, opened_at=at, acknowledged_at=None
+            )
         if isinstance(event, Complaint.ComplaintClosed):
             return replace(self, status=ComplaintStatus.CLOSED)
         if isinstance(event, Complaint.ComplaintWithdrawn):
@@ -101,6 +105,8 @@ class DeadlineState:
         return self
 
 
-DEADLINE_COLUMNS = "status, opened_at, acknowledged_at, escalation_anchor, holder_rank, deadline_plan"
+DEADLINE_COLUMNS = (
+    "status, opened_at, acknowledged_at, escalation_anchor, holder_rank, deadline_plan"
+)
 
 __all__ = ["DEADLINE_COLUMNS", "DeadlineState"]

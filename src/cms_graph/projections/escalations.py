@@ -109,13 +109,18 @@ class EscalationProjector:
         insert: bool,
     ) -> None:
         fire_at = self._fire_at(state, row["unit_id"])
-        values = state.columns() | row | {
-            "id": str(event.originator_id),
-            "unit_path": self.units.path(row["unit_id"]) if row["unit_id"] in self.units
-            else f"/unknown/{row['unit_id']}/",
-            "fire_at": fire_at,
-            "version": event.originator_version,
-        }
+        values = (
+            state.columns()
+            | row
+            | {
+                "id": str(event.originator_id),
+                "unit_path": self.units.path(row["unit_id"])
+                if row["unit_id"] in self.units
+                else f"/unknown/{row['unit_id']}/",
+                "fire_at": fire_at,
+                "version": event.originator_version,
+            }
+        )
         if insert:
             cursor.execute(
                 "INSERT INTO escalation_view (complaint_id, tracking_number, status, unit_id,"
@@ -152,7 +157,8 @@ class EscalationProjector:
         tracking_number: str,
     ) -> None:
         to_path = (
-            self.units.path(event.to_unit_id) if event.to_unit_id in self.units
+            self.units.path(event.to_unit_id)
+            if event.to_unit_id in self.units
             else f"/unknown/{event.to_unit_id}/"
         )
         cursor.execute(

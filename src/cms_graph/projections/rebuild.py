@@ -90,7 +90,9 @@ def _rebuild_postgres(
     schema = f"rebuild_{projector.name}"
     tables = (*projector.tables, "projection_positions")
     with psycopg.connect(database.url, autocommit=True) as connection:
-        connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        connection.execute(
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+        )
         connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
         for table in tables:
             connection.execute(
@@ -117,9 +119,7 @@ def _rebuild_postgres(
                     " AND grantee <> current_user",
                     (table,),
                 ).fetchall()
-                connection.execute(
-                    sql.SQL("DROP TABLE public.{}").format(sql.Identifier(table))
-                )
+                connection.execute(sql.SQL("DROP TABLE public.{}").format(sql.Identifier(table)))
                 connection.execute(
                     sql.SQL("ALTER TABLE {}.{} SET SCHEMA public").format(
                         sql.Identifier(schema), sql.Identifier(table)
@@ -196,7 +196,9 @@ def _switch_sqlite(
         # readers keep their snapshot until the commit.
         connection.execute("BEGIN IMMEDIATE")
         try:
-            head = connection.execute("SELECT COALESCE(MAX(rowid), 0) FROM stored_events").fetchone()[0]
+            head = connection.execute(
+                "SELECT COALESCE(MAX(rowid), 0) FROM stored_events"
+            ).fetchone()[0]
             if head != runner.position():
                 connection.execute("ROLLBACK")
                 continue

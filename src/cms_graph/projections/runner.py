@@ -151,7 +151,7 @@ class ProjectionRunner:
         )
         lock = " FOR UPDATE" if self.database.dialect == "postgres" else ""
         cursor.execute(
-            "SELECT position FROM projection_positions WHERE name = :name" + lock,
+            "SELECT position FROM projection_positions WHERE name = :name" + lock,  # noqa: S608
             {"name": self.name},
         )
         row = cursor.fetchone()
