@@ -146,6 +146,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         event_store=event_store, database=database, units=units, clock=clock
     )
     audit = AccessAudit(event_store, clock)
+    access.on_denied = audit.access_denied
     complaints = ComplaintService(
         event_store=event_store,
         vault=vault,

@@ -74,7 +74,7 @@ def test_denied_accesses_recorded(container: Container) -> None:
     assert denied == [
         ("AccessDenied", "sdpo-lahore-c2", "complaint"),
         ("AccessDenied", "sdpo-lahore-c2", "acknowledge"),
-        ("AccessDenied", "sho-1", "close"),
+        ("AccessDenied", "sho-1", "close complaints"),
         ("AccessDenied", None, "complainant proof"),
     ]
 
@@ -156,3 +156,12 @@ def test_unknown_version_rejected(container: Container) -> None:
     key = history(container)
     with pytest.raises(InvalidInput, match="has 4 versions, not 9"):
         container.case_history.at(INTEGRITY, key, version=9)
+
+
+def test_forbidden_history_recorded(container: Container) -> None:
+    key = history(container)
+    with pytest.raises(Forbidden):
+        container.case_history.at(SDPO, key)
+    assert ("AccessDenied", "sdpo-lahore-c1", "replay case history") in trail(
+        container, complaint_id=key
+    )

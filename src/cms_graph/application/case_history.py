@@ -104,7 +104,7 @@ class CaseHistory:
         as_of: datetime | None = None,
         version: int | None = None,
     ) -> CaseAt:
-        self.access.require_role(principal, HISTORY_ROLES, "replay case history")
+        self.access.require_role(principal, HISTORY_ROLES, "replay case history", complaint_id)
         if as_of is not None and version is not None:
             raise InvalidInput("pass asOf or version, not both", field=("version",))
         if as_of is not None:

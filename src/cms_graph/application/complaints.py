@@ -36,7 +36,6 @@ from cms_graph.application.identity import (
 from cms_graph.domain.complaint import Complaint
 from cms_graph.domain.deadlines import DeadlinePolicy
 from cms_graph.domain.errors import (
-    DomainError,
     Forbidden,
     InvalidInput,
     InvalidTransition,
@@ -147,7 +146,7 @@ class ComplaintService:
                 field=("channel",),
             )
         if channel not in SELF_SERVICE_CHANNELS and not principal.is_authenticated:
-            self.access.require_authenticated(principal)
+            self.access.require_authenticated(principal, f"lodge on channel {channel.value}")
 
     def _district(self, district_id: str) -> Unit:
         unit = self.units.get(district_id) if district_id in self.units else None
@@ -333,11 +332,7 @@ class ComplaintService:
     def _load_for_staff(
         self, principal: Principal, complaint_id: UUID, roles: frozenset[Role], action: str
     ) -> Complaint:
-        try:
-            self.access.require_role(principal, roles, action + " complaints")
-        except DomainError as error:
-            self.audit.access_denied(principal, complaint_id, action, error.message)
-            raise
+        self.access.require_role(principal, roles, action + " complaints", complaint_id)
         complaint = self._load(complaint_id)
         unit_path = (
             self.units.path(complaint.unit_id)

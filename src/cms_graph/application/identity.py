@@ -7,7 +7,9 @@ through ``AccessPolicy``, so the rule lives in one place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from uuid import UUID
 
 from cms_graph.domain.errors import Forbidden, Unauthenticated
 from cms_graph.domain.units import UnitHierarchy
@@ -79,19 +81,44 @@ class Principal:
         )
 
 
+DeniedListener = Callable[[Principal, UUID | None, str, str], None]
+
+
 class AccessPolicy:
-    def __init__(self, units: UnitHierarchy) -> None:
+    """The access rules. ``on_denied`` hears of every refusal, with the complaint id when
+    there is one, the action and the reason, so that each is recorded for the audit."""
+
+    def __init__(self, units: UnitHierarchy, on_denied: DeniedListener | None = None) -> None:
         self.units = units
+        self.on_denied = on_denied
 
-    def require_authenticated(self, principal: Principal) -> None:
+    def deny(
+        self, principal: Principal, complaint_id: UUID | None, action: str, reason: str
+    ) -> None:
+        if self.on_denied is not None:
+            self.on_denied(principal, complaint_id, action, reason)
+
+    def require_authenticated(
+        self, principal: Principal, action: str = "query complaints"
+    ) -> None:
         if not principal.is_authenticated:
-            raise Unauthenticated("this operation needs a staff token in the Authorization header")
+            error = Unauthenticated("this operation needs a staff token in the Authorization header")
+            self.deny(principal, None, action, error.message)
+            raise error
 
-    def require_role(self, principal: Principal, roles: frozenset[Role], action: str) -> None:
-        self.require_authenticated(principal)
+    def require_role(
+        self,
+        principal: Principal,
+        roles: frozenset[Role],
+        action: str,
+        complaint_id: UUID | None = None,
+    ) -> None:
+        self.require_authenticated(principal, action)
         if principal.role not in roles:
             allowed = ", ".join(sorted(role.value for role in roles))
-            raise Forbidden(f"role {principal.role} may not {action}; allowed roles: {allowed}")
+            error = Forbidden(f"role {principal.role} may not {action}; allowed roles: {allowed}")
+            self.deny(principal, complaint_id, action, error.message)
+            raise error
 
     def scope_path(self, principal: Principal) -> str | None:
         """Return the unit path prefix the caller may see, or None for the whole province."""
