@@ -9,6 +9,9 @@ containers with a SQLite file or a PostgreSQL database and, where time matters, 
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
+
+import psycopg
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -89,19 +92,64 @@ class Container:
         return sum(runner.catch_up() for runner in self.projections)
 
     def after_commit(self, notification_id: int) -> None:
+        """Bring the complaint view up to this commit and tell the listeners.
+
+        The events are already stored, so nothing here may fail the command: a failure
+        is logged, and the workers' follower and sweep catch up later.
+        """
         # Read-your-writes: the complaint view includes this commit before the mutation
         # answers. Running it here is safe beside the workers: batches take turns.
-        self.complaint_projection.catch_up(until=notification_id)
+        try:
+            self.complaint_projection.catch_up(until=notification_id)
+        except Exception:
+            logger.exception("inline catch-up after notification %d failed", notification_id)
         for listener in self.commit_listeners:
-            listener(notification_id)
+            try:
+                listener(notification_id)
+            except Exception as error:
+                logger.warning(
+                    "after notification %d, %s failed: %s; the follower catches up instead",
+                    notification_id,
+                    getattr(listener, "__name__", "a commit listener"),
+                    error,
+                )
+
+    def deadlines_scheduled_safely(self, deadlines: list[ScheduledDeadline]) -> None:
+        try:
+            self.deadlines_scheduled(deadlines)
+        except Exception as error:
+            logger.warning(
+                "scheduling %d deadlines failed: %s; the periodic sweep covers them",
+                len(deadlines),
+                error,
+            )
 
     def close(self) -> None:
         self.event_store.close()
         self.database.close()
 
 
+class DatabaseUnavailable(Exception):
+    """Raised at start when the configured PostgreSQL server or database cannot be reached."""
+
+
+def check_postgres(url: str, timeout_seconds: int = 5) -> None:
+    """Connect once, so a wrong URL fails at start with the server's own words."""
+    parts = urlsplit(url)
+    where = f"{parts.hostname or '127.0.0.1'}:{parts.port or 5432}/{parts.path.lstrip('/')}"
+    try:
+        psycopg.connect(url, connect_timeout=timeout_seconds).close()
+    except psycopg.OperationalError as error:
+        detail = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        raise DatabaseUnavailable(
+            f"cannot connect to PostgreSQL at {where}: {detail}. Check CMS_DATABASE_URL;"
+            " create the database first if it does not exist (createdb)."
+        ) from None
+
+
 def open_database(settings: Settings) -> Database:
     if settings.database_url:
+        check_postgres(settings.database_url)
         return PostgresDatabase(settings.database_url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return SQLiteDatabase(settings.sqlite_path)
@@ -181,7 +229,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     audit.after_commit = container.after_commit
     escalation_projector = projectors["escalations"]
     assert isinstance(escalation_projector, EscalationProjector)
-    escalation_projector.set_schedule(container.deadlines_scheduled)
+    escalation_projector.set_schedule(container.deadlines_scheduled_safely)
     logger.info(
         "container ready: store=%s, units=%d",
         "postgres" if settings.database_url else "sqlite",

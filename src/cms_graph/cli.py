@@ -30,11 +30,13 @@ def _settings() -> Settings:
 def _container(settings: Settings) -> Container:
     """Build the container, turning a bad policy or unit file into a one-line error."""
     from cms_graph.adapters.policy_files import PolicyFileError
-    from cms_graph.bootstrap import build_container
+    from cms_graph.bootstrap import DatabaseUnavailable, build_container
     from cms_graph.domain.errors import InvalidInput
 
     try:
         return build_container(settings)
+    except DatabaseUnavailable as error:
+        raise click.ClickException(str(error)) from None
     except PolicyFileError as error:
         raise click.ClickException(f"invalid deadline policy: {error}") from None
     except InvalidInput as error:
@@ -108,7 +110,13 @@ def worker(threads: int) -> None:
 @click.option("--role", required=True, help="One of the contract's roles, e.g. SDPO.")
 @click.option("--unit", required=True, help="Unit id the user belongs to, e.g. pb_lahore-c1.")
 @click.option("--mfa", is_flag=True, help="Mark the token as having passed a second factor.")
-@click.option("--hours", type=int, default=12, show_default=True, help="Lifetime in hours.")
+@click.option(
+    "--hours",
+    type=click.IntRange(1, 24 * 30),
+    default=12,
+    show_default=True,
+    help="Lifetime in hours (1 to 720).",
+)
 def token(sub: str, role: str, unit: str, mfa: bool, hours: int) -> None:
     """Print a signed development token on the last line."""
     from cms_graph.adapters.tokens import TokenService

@@ -110,7 +110,10 @@ def replay(complaint: str, as_of: str | None) -> None:
         try:
             key = UUID(complaint)
         except ValueError:
-            found = container.complaints.complaint_id_for(complaint)
+            try:
+                found = container.complaints.complaint_id_for(complaint)
+            except DomainError as error:
+                raise click.BadParameter(error.message, param_hint="COMPLAINT") from None
             if found is None:
                 raise click.ClickException(
                     f"no complaint has tracking number {complaint}"

@@ -16,6 +16,11 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class LogFormat(StrEnum):
+    JSON = "json"
+    CONSOLE = "console"
+
+
 class SettingsError(Exception):
     """Raised at start when one or more settings are invalid; the message lists each."""
 
@@ -39,6 +44,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
+    log_format: LogFormat | None = Field(
+        default=None,
+        description="json or console; unset means json in production, console in development",
+    )
     projection_batch_size: int = Field(default=500, ge=1, le=100_000)
     projection_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     sweep_seconds: float = Field(
@@ -76,6 +85,13 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(levels)}, got {value!r}")
         return value.upper()
 
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _normalise_log_format(cls, value: object) -> object:
+        if value == "":
+            return None
+        return value.lower() if isinstance(value, str) else value
+
     @field_validator("sla_policy", "units_file")
     @classmethod
     def _check_file_exists(cls, value: Path | None) -> Path | None:
@@ -86,17 +102,27 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check_production(self) -> Settings:
         if self.env is Environment.PRODUCTION:
-            if not self.jwt_secret:
-                raise ValueError("CMS_JWT_SECRET is required in production (32+ characters)")
-            if not self.audit_key:
-                raise ValueError("CMS_AUDIT_KEY is required in production (32+ characters)")
+            missing = []
             if not self.database_url:
-                raise ValueError("CMS_DATABASE_URL is required in production")
+                missing.append("CMS_DATABASE_URL (a postgresql:// URL)")
+            if not self.jwt_secret:
+                missing.append("CMS_JWT_SECRET (32+ characters)")
+            if not self.audit_key:
+                missing.append("CMS_AUDIT_KEY (32+ characters)")
+            if missing:
+                raise ValueError("required in production: " + "; ".join(missing))
         return self
 
     @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+    @property
+    def resolved_log_format(self) -> LogFormat:
+        """The log format in force: CMS_LOG_FORMAT, or the default of the environment."""
+        if self.log_format is not None:
+            return self.log_format
+        return LogFormat.JSON if self.is_production else LogFormat.CONSOLE
 
     @property
     def sqlite_path(self) -> Path:

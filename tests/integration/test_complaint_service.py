@@ -295,3 +295,26 @@ def test_keyset_pages_cover_all(container: Container) -> None:
         after = encode_cursor(page.records[-1])
     assert len(seen) == 7
     assert set(seen) == keys
+
+
+def test_broken_listener_keeps_commit(container: Container) -> None:
+    def broker_down(_notification_id: int) -> None:
+        raise ConnectionRefusedError("broker unreachable")
+
+    container.commit_listeners.append(broker_down)
+    result = container.complaints.lodge(Principal.anonymous(), lodge_command())
+    assert result.tracking_number.startswith("LHR-")
+    assert container.queries.get(SDPO, result.complaint_id) is not None
+
+
+def test_wrong_phone_tracking_recorded(container: Container) -> None:
+    result = container.complaints.lodge(Principal.anonymous(), lodge_command())
+    with pytest.raises(NotFound):
+        container.queries.track(result.tracking_number, "0300-7654321")
+    container.catch_up_all()
+    with container.database.read() as cursor:
+        cursor.execute(
+            "SELECT operation FROM audit_trail WHERE record_type = 'AccessDenied'"
+        )
+        rows = cursor.fetchall()
+    assert [row["operation"] for row in rows] == ["trackComplaint"]

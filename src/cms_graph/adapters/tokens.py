@@ -54,6 +54,13 @@ class TokenService:
             )
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("the token has expired; sign in again") from None
+        except jwt.InvalidSignatureError:
+            raise Unauthenticated(
+                "the token's signature does not match this server's key; make a new one"
+                " with 'cms-graph token' using the server's CMS_JWT_SECRET or CMS_DATA_DIR"
+            ) from None
+        except jwt.DecodeError:
+            raise Unauthenticated("the token is not a JWT; send 'Bearer <token>'") from None
         except jwt.InvalidTokenError as error:
             raise Unauthenticated(f"the token is invalid: {error}") from None
 

@@ -126,14 +126,25 @@ class ComplaintQueries:
         self.audit.access_denied(principal, record.id, operation, "outside the caller's units")
         return None
 
-    def track(self, tracking_number: str, phone: str) -> ComplaintRecord:
-        """Return the complaint for a citizen who proves ownership with its phone number."""
+    def track(
+        self, tracking_number: str, phone: str, requester: Principal | None = None
+    ) -> ComplaintRecord:
+        """Return the complaint for a citizen who proves ownership with its phone number.
+
+        A failed proof is recorded as a denied access, so guessing leaves a trace.
+        """
         number = normalise_tracking_number(tracking_number)
         normalised_phone = normalise_phone(phone)
         record = self._select_one("tracking_number = :key", number)
         if record is None or not self.vault.phone_matches(
             record.id, normalised_phone, record.phone_digest
         ):
+            self.audit.access_denied(
+                requester or Principal.anonymous(),
+                record.id if record else None,
+                "trackComplaint",
+                "tracking number and phone do not match",
+            )
             raise NotFound(
                 "no complaint matches this tracking number and phone number",
                 field=("trackingNumber",),

@@ -35,6 +35,11 @@ class Context:
             raise self._auth_error
         return self._principal or Principal.anonymous()
 
+    @property
+    def principal_or_anonymous(self) -> Principal:
+        """The caller for public operations, which ignore a bad token."""
+        return self._principal or Principal.anonymous()
+
     def timeline_loader(self, include_internal: bool) -> DataLoader[UUID, list[TimelineRecord]]:
         key = f"timeline:{include_internal}"
         if key not in self.loaders:

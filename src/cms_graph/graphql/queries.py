@@ -212,7 +212,9 @@ class Query:
         self, info: Info, tracking_number: str, phone: str
     ) -> PublicComplaintStatus:
         queries = info.context.container.queries
-        record = await run_in_threadpool(queries.track, tracking_number, phone)
+        record = await run_in_threadpool(
+            queries.track, tracking_number, phone, info.context.principal_or_anonymous
+        )
         timeline = await run_in_threadpool(queries.timelines, [record.id], include_internal=False)
         return public_status(record, timeline[record.id])
 
