@@ -44,11 +44,9 @@ def _container(settings: Settings) -> Container:
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from cms_graph.logging_setup import configure_logging
+
+    configure_logging(settings.log_level, settings.resolved_log_format)
 
 
 @click.group()
@@ -78,7 +76,17 @@ def serve(host: str | None, port: int | None) -> None:
     click.echo(f"cms-graph: event store on {store}", err=True)
     if not settings.is_production:
         click.echo(f"cms-graph: GraphiQL at http://{host}:{port}/graphql", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+    # uvicorn's own loggers go through the handler above. Its access log is off because it
+    # writes the query string, which can contain GraphQL variables with personal data, so
+    # the request middleware logs each request instead.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+        access_log=False,
+    )
 
 
 @main.command()

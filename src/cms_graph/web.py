@@ -7,9 +7,11 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import dramatiq
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -25,6 +27,8 @@ from cms_graph.adapters.tokens import TokenService
 from cms_graph.bootstrap import Container, build_container
 from cms_graph.graphql.context import Context, build_context
 from cms_graph.graphql.schema import build_schema
+from cms_graph.metrics import Metrics
+from cms_graph.request_middleware import RequestContextMiddleware
 from cms_graph.settings import Settings
 from cms_graph.workers.process import WorkerHandle, connect_broker, start_workers
 
@@ -202,13 +206,19 @@ def create_app(
     *,
     container: Container | None = None,
     run_workers: bool | None = None,
+    broker: dramatiq.Broker | None = None,
 ) -> Starlette:
     """Build the app. With no broker URL the workers run in this process.
 
-    ``container`` lets tests pass one they built; ``run_workers`` overrides the default.
+    ``container`` and ``broker`` let tests pass ones they built; ``run_workers``
+    overrides the default.
     """
     state: dict[str, Any] = {}
     container = container or build_container(settings)
+    metrics = Metrics(container, broker=lambda: state.get("broker"))
+    # NOTE: escalations made by a separate 'cms-graph worker' process are not counted,
+    # because that process serves no metrics.
+    container.escalations.escalation_listeners.append(metrics.count_escalation)
     tokens = TokenService(settings.signing_secret(), issuer=settings.jwt_issuer, units=container.units)
     graphql = GraphQLApp(
         container,
@@ -219,19 +229,19 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        broker = connect_broker(container)
+        connected = connect_broker(container, broker)
         in_process = settings.broker_url is None if run_workers is None else run_workers
         handle: WorkerHandle | None = None
         if in_process:
-            handle = start_workers(container, broker)
-        state["broker"] = broker
+            handle = start_workers(container, connected)
+        state["broker"] = connected
         try:
             yield
         finally:
             if handle is not None:
                 handle.stop()
             else:
-                broker.close()
+                connected.close()
             container.close()
 
     async def healthz(_request: Request) -> JSONResponse:
@@ -241,13 +251,16 @@ def create_app(
         report = await run_in_threadpool(readiness, container, state.get("broker"))
         return JSONResponse(report, status_code=200 if report["ready"] else 503)
 
+    routes = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics.endpoint),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+    ]
     return Starlette(
-        routes=[
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
-        ],
+        routes=routes,
+        middleware=[Middleware(RequestContextMiddleware, routes=routes, metrics=metrics)],
         lifespan=lifespan,
     )
 
@@ -267,6 +280,11 @@ def readiness(container: Container, broker: Any) -> dict[str, Any]:
     if report["checks"]["broker"] != "ok":
         report["ready"] = False
     for runner in container.projections:
+        if head is None:
+            # The positions are stored in the event store's database, so reading them
+            # would only wait for the same connection timeout once more per projection.
+            report["projections"][runner.name] = {"position": None, "lag": None}
+            continue
         try:
             position = runner.position()
         except Exception as error:
@@ -275,7 +293,7 @@ def readiness(container: Container, broker: Any) -> dict[str, Any]:
             continue
         report["projections"][runner.name] = {
             "position": position,
-            "lag": None if head is None else max(0, head - position),
+            "lag": max(0, head - position),
         }
     return report
 

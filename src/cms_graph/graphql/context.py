@@ -68,7 +68,12 @@ _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 
 
 def correlation_id_of(request: HTTPConnection | None) -> str:
-    """Return the caller's X-Correlation-ID if well formed, else a new one."""
+    """Return the id that the request middleware chose for this request. Without the
+    middleware, return the caller's X-Correlation-ID if well formed, else a new one."""
+    if request is not None:
+        chosen = request.scope.get("state", {}).get("correlation_id")
+        if isinstance(chosen, str):
+            return chosen
     supplied = request.headers.get("x-correlation-id", "") if request is not None else ""
     return supplied if _CORRELATION_ID.fullmatch(supplied) else uuid.uuid4().hex
 

@@ -12,6 +12,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from cms_graph.graphql.errors import ErrorCodes
 from cms_graph.graphql.mutations import Mutation
+from cms_graph.graphql.operation_names import OperationNames
 from cms_graph.graphql.queries import Query
 from cms_graph.graphql.types import Complaint
 
@@ -28,6 +29,7 @@ class Schema(strawberry.Schema):
 def build_schema(*, production: bool = False) -> strawberry.Schema:
     extensions: list[object] = [
         ErrorCodes,
+        OperationNames,
         lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
         lambda: MaxTokensLimiter(max_token_count=MAX_QUERY_TOKENS),
     ]
