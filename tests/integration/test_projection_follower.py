@@ -8,7 +8,7 @@ from cms_graph.bootstrap import Container
 from cms_graph.workers.follower import ProjectionFollower
 from tests.integration.test_workers_redis import store_without_projection
 
-WAIT_LIMIT_SECONDS = 30.0
+WAIT_LIMIT_SECONDS = 90.0
 
 
 def wait_for_catch_up(container: Container, follower_ran: threading.Event) -> bool:

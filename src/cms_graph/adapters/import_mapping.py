@@ -1,4 +1,4 @@
-"""Read the mapping TOML that tells ``cms-graph import`` how to read a legacy CSV file.
+"""Read the mapping TOML that configures how ``cms-graph import`` reads a legacy CSV file.
 
 A mapping names the file's columns and maps its values (categories, statuses, unit
 codes) to this system's. ``imports/README.md`` describes the format and
@@ -42,7 +42,10 @@ _Enum = TypeVar("_Enum", Language, Channel, ComplaintCategory, Outcome)
 
 
 class ImportMappingError(ValueError):
-    """Raised when a mapping file is missing, not valid TOML or invalid; names file and key."""
+    """Raised when a mapping file is missing, not valid TOML or invalid.
+
+    The message names the file and the key.
+    """
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ class LegacyColumns:
 
 @dataclass(frozen=True)
 class StatusRule:
-    """What a legacy status means: whether the case is closed, and the outcome it closed with."""
+    """Meaning of a legacy status: whether the case is closed, and its outcome if so."""
 
     closed: bool
     outcome: Outcome | None
@@ -152,7 +155,7 @@ def template_fields(template: str) -> list[str]:
 
 
 class _Reader:
-    """Typed access to the parsed TOML document; each error names the file and the key."""
+    """Typed access to the parsed TOML document. Each error names the file and the key."""
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -169,7 +172,7 @@ class _Reader:
     ) -> dict[str, Any]:
         value = document.get(key)
         if not isinstance(value, dict):
-            raise self.error(name, "missing table; see imports/README.md")
+            raise self.error(name, "table is missing; see imports/README.md for the format")
         if allowed is not None:
             unknown = sorted(set(value) - allowed)
             if unknown:

@@ -18,7 +18,7 @@ REJECTS_COLUMNS = ("row", "legacy_id", "reason", "detail")
 
 
 class LegacyFileError(ValueError):
-    """Raised when a legacy file cannot be read as CSV at all; names the file and row."""
+    """Raised when a legacy file cannot be read as UTF-8 CSV. The message names file and row."""
 
 
 @dataclass(frozen=True)
@@ -84,9 +84,10 @@ def _records(path: Path, *, header_only: bool) -> Iterator[list[str]]:
 
 
 class RejectsWriter:
-    """Writes one CSV row per rejected legacy row: row number, legacy id, reason, detail.
+    """Writer of the rejects file, one CSV row per rejected legacy row.
 
-    The file is replaced on open, so it lists the rejects of the latest run only.
+    The columns are row number, legacy id, reason and detail. The file is replaced on
+    open, so it lists the rejects of the latest run only.
     """
 
     def __init__(self, path: Path) -> None:

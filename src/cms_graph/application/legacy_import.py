@@ -3,7 +3,7 @@
 Each accepted row becomes one ``Complaint`` whose events carry the legacy dates as
 ``occurred_at``; the library's event ``timestamp`` records the time of the import. The
 events of a row are: lodged, the import record, for each assignment date an assignment
-(the first one also acknowledges when the mapping says so), and for a closed case a
+(with ``first_acknowledges`` set, the first one also acknowledges), and for a closed case a
 resolution and a closure at the closed date. All of them are saved in one transaction, so
 a row is either wholly imported or not at all.
 
@@ -60,8 +60,6 @@ logger = logging.getLogger(__name__)
 LEGACY_NAMESPACE = UUID("7d0c2a52-3f4e-4b8e-9a61-0e5b2c9d4f17")
 DEFAULT_CATCH_UP_EVERY = 500
 MAX_SOURCE_LENGTH = 64
-# Stands in for the tracking number while a row's events are built only to check them.
-_REHEARSAL_NUMBER = "(not reserved)"
 
 
 def legacy_complaint_id(source: str, legacy_id: str) -> UUID:
@@ -271,9 +269,10 @@ class LegacyImporter:
         record = self.records.read(row, imported_at)
         assert complaint_id is not None  # read() rejects a row without an id
         try:
-            # A rehearsal with a stand-in number, so that a domain error rejects the row
-            # before a tracking number is reserved for it.
-            self._build(record, complaint_id, _REHEARSAL_NUMBER, imported_at)
+            # A rehearsal with the legacy reference in place of the tracking number, so
+            # that a domain error rejects the row before a number is reserved for it.
+            legacy_reference = f"{self.source}:{record.legacy_id}"
+            self._build(record, complaint_id, legacy_reference, imported_at)
         except DomainError as error:
             raise RowRejected(RejectReason.DOMAIN_ERROR, error.message) from None
 
@@ -296,8 +295,9 @@ class LegacyImporter:
         if existing is not None:
             return existing
         district_code = record.district.code or ""
-        # NOTE: two imports of the same file at the same time may both get here for one
-        # row; the second reservation then fails on the unique complaint_id and stops it.
+        # NOTE: two imports of the same file at the same time may both reach this line for
+        # one row. The second reservation then violates the unique complaint_id and stops
+        # that import with a database error.
         return self.tracking_numbers.reserve(
             complaint_id, lambda: new_tracking_number(district_code)
         )

@@ -17,7 +17,7 @@ from cms_graph.domain.values import ComplaintCategory, Outcome
 
 
 class RejectReason(StrEnum):
-    """Why a legacy row was not imported, as written in the rejects file."""
+    """Reason a legacy row was not imported, as written to the rejects file."""
 
     INVALID_ROW = "invalid_row"
     MISSING_ID = "missing_id"
@@ -78,10 +78,11 @@ class RecordReader:
     def read(self, row: LegacyRow, now: datetime) -> LegacyRecord:
         """Check ``row`` and return its record; ``now`` is the import time.
 
-        Raises RowRejected for a malformed row, an empty id, a status, category or unit
-        code the mapping does not map, an unreadable or future date, a status that
-        contradicts the closed date, or dates out of order: closed before lodged, or an
-        assignment before lodging or after closure.
+        Raises RowRejected for a malformed row or an empty id. It also rejects a status,
+        category or unit code that the mapping does not map, an unreadable or future
+        date, and a status that contradicts the closed date. The last checks are the
+        order of dates: no closure before lodging, and no assignment before lodging or
+        after closure.
         """
         if row.problem is not None:
             raise RowRejected(RejectReason.INVALID_ROW, row.problem)
