@@ -25,10 +25,12 @@ class AuditChainProjector:
         self._key = signing_key
         self._previous: bytes | None = None
         self._last_id: int | None = None
+        self._rows: list[dict[str, Any]] = []
 
     def begin_batch(self) -> None:
         self._previous = None
         self._last_id = None
+        self._rows = []
 
     def apply(self, cursor: Cursor, event: Any, notification_id: int) -> None:
         raise TypeError("AuditChainProjector needs the stored notification: use apply_notification")
@@ -48,24 +50,28 @@ class AuditChainProjector:
             notification.state,
         )
         link = next_link(self._previous, digest)
-        cursor.execute(
-            "INSERT INTO audit_chain (notification_id, originator_id, originator_version,"
-            " event_hash, chain_hash) VALUES (:id, :originator_id, :version, :digest, :link)",
+        self._rows.append(
             {
                 "id": notification.id,
                 "originator_id": str(notification.originator_id),
                 "version": notification.originator_version,
                 "digest": digest,
                 "link": link,
-            },
+            }
         )
         self._previous = link
         self._last_id = notification.id
 
     def end_batch(self, cursor: Cursor) -> None:
-        """Sign the batch's last link, inside the batch's transaction."""
+        """Write the batch's links and sign the last, inside the batch's transaction."""
         if self._last_id is None or self._previous is None:
             return
+        cursor.executemany(
+            "INSERT INTO audit_chain (notification_id, originator_id, originator_version,"
+            " event_hash, chain_hash) VALUES (:id, :originator_id, :version, :digest, :link)",
+            self._rows,
+        )
+        self._rows = []
         cursor.execute(
             "INSERT INTO audit_checkpoints (notification_id, chain_hash, signature, signed_at)"
             " VALUES (:id, :link, :signature, :now)",

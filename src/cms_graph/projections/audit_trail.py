@@ -15,6 +15,26 @@ class AuditTrailProjector:
     name = "audit_trail"
     tables: tuple[str, ...] = ("audit_trail",)
 
+    def __init__(self) -> None:
+        self._rows: list[dict[str, Any]] = []
+
+    def begin_batch(self) -> None:
+        self._rows = []
+
+    def end_batch(self, cursor: Cursor) -> None:
+        """Write the batch's rows in one round of statements."""
+        if self._rows:
+            cursor.executemany(
+                "INSERT INTO audit_trail (notification_id, recorded_at, occurred_at,"
+                " complaint_id, record_type, actor_kind, actor_user_id, actor_role,"
+                " actor_unit_id, channel, client_address, correlation_id, operation, detail)"
+                " VALUES (:id, :recorded_at, :occurred_at, :complaint_id, :record_type,"
+                " :actor_kind, :actor_user_id, :actor_role, :actor_unit_id, :channel,"
+                " :client_address, :correlation_id, :operation, :detail)",
+                self._rows,
+            )
+        self._rows = []
+
     def apply(self, cursor: Cursor, event: Any, notification_id: int) -> None:
         complaint_id: UUID | None
         operation: str | None
@@ -32,13 +52,7 @@ class AuditTrailProjector:
         else:
             return
         actor: Actor = event.actor
-        cursor.execute(
-            "INSERT INTO audit_trail (notification_id, recorded_at, occurred_at, complaint_id,"
-            " record_type, actor_kind, actor_user_id, actor_role, actor_unit_id, channel,"
-            " client_address, correlation_id, operation, detail) VALUES (:id, :recorded_at,"
-            " :occurred_at, :complaint_id, :record_type, :actor_kind, :actor_user_id,"
-            " :actor_role, :actor_unit_id, :channel, :client_address, :correlation_id,"
-            " :operation, :detail)",
+        self._rows.append(
             {
                 "id": notification_id,
                 "recorded_at": event.timestamp,
@@ -54,7 +68,7 @@ class AuditTrailProjector:
                 "correlation_id": actor.correlation_id,
                 "operation": operation,
                 "detail": detail,
-            },
+            }
         )
 
 

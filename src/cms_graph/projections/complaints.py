@@ -58,6 +58,15 @@ class ComplaintViewProjector:
 
     def __init__(self, units: UnitHierarchy) -> None:
         self.units = units
+        # Per batch: the deadline state of complaints already seen, and timeline rows to
+        # write at the end. A rebuild meets a complaint's events close together, so most
+        # events need no read of their row.
+        self._states: dict[str, DeadlineState] = {}
+        self._timeline_rows: list[dict[str, Any]] = []
+
+    def begin_batch(self) -> None:
+        self._states = {}
+        self._timeline_rows = []
 
     def unit_path(self, unit_id: str) -> str:
         if unit_id in self.units:
@@ -73,12 +82,14 @@ class ComplaintViewProjector:
         self._append_timeline(cursor, event, notification_id)
 
     def _update_view(self, cursor: Cursor, event: Complaint.Event) -> None:
-        common = {
-            "id": str(event.originator_id),
+        key = str(event.originator_id)
+        common: dict[str, Any] = {
+            "id": key,
             "version": event.originator_version,
             "now": event.timestamp,
         }
         if isinstance(event, Complaint.ComplaintLodged):
+            self._states[key] = DeadlineState.lodged(event)
             cursor.execute(
                 "INSERT INTO complaints_view (complaint_id, tracking_number, status, category,"
                 " channel, description, language, district_id, station_id, unit_id, unit_path,"
@@ -109,14 +120,19 @@ class ComplaintViewProjector:
             )
             return
 
-        cursor.execute(
-            f"SELECT {DEADLINE_COLUMNS} FROM complaints_view WHERE complaint_id = :id",  # noqa: S608
-            {"id": common["id"]},
-        )
-        row = cursor.fetchone()
-        if row is None:
-            raise LookupError(f"complaint {common['id']} has no row in complaints_view")
-        values = DeadlineState.from_row(row).after(event).columns() | self._changes_for(event)
+        state = self._states.get(key)
+        if state is None:
+            cursor.execute(
+                f"SELECT {DEADLINE_COLUMNS} FROM complaints_view WHERE complaint_id = :id",  # noqa: S608
+                {"id": common["id"]},
+            )
+            row = cursor.fetchone()
+            if row is None:
+                raise LookupError(f"complaint {common['id']} has no row in complaints_view")
+            state = DeadlineState.from_row(row)
+        state = state.after(event)
+        self._states[key] = state
+        values = state.columns() | self._changes_for(event)
         assignments = "".join(f"{column} = :{column}, " for column in values)
         cursor.execute(
             # The column names come from fixed keys in this module, never from input.
@@ -165,13 +181,7 @@ class ComplaintViewProjector:
         self, cursor: Cursor, event: Complaint.Event, notification_id: int
     ) -> None:
         actor = event.actor
-        cursor.execute(
-            "INSERT INTO complaint_timeline_view (complaint_id, version, notification_id,"
-            " event_type, occurred_at, recorded_at, actor_kind, actor_user_id, actor_role,"
-            " actor_unit_id, channel, reason, internal, details) VALUES (:id, :version,"
-            " :notification_id, :event_type, :occurred_at, :recorded_at, :actor_kind,"
-            " :actor_user_id, :actor_role, :actor_unit_id, :channel, :reason, :internal,"
-            " :details)",
+        self._timeline_rows.append(
             {
                 "id": str(event.originator_id),
                 "version": event.originator_version,
@@ -189,6 +199,20 @@ class ComplaintViewProjector:
                 "details": event_details(event),
             },
         )
+
+    def end_batch(self, cursor: Cursor) -> None:
+        """Write the batch's timeline rows in one round of statements."""
+        if self._timeline_rows:
+            cursor.executemany(
+                "INSERT INTO complaint_timeline_view (complaint_id, version, notification_id,"
+                " event_type, occurred_at, recorded_at, actor_kind, actor_user_id, actor_role,"
+                " actor_unit_id, channel, reason, internal, details) VALUES (:id, :version,"
+                " :notification_id, :event_type, :occurred_at, :recorded_at, :actor_kind,"
+                " :actor_user_id, :actor_role, :actor_unit_id, :channel, :reason, :internal,"
+                " :details)",
+                self._timeline_rows,
+            )
+        self._timeline_rows = []
 
 
 __all__ = ["ComplaintViewProjector", "event_details"]

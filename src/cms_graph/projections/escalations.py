@@ -39,7 +39,10 @@ class EscalationProjector:
     ) -> None:
         self.units = units
         self._schedule = schedule
-        self._pending: list[ScheduledDeadline] = []
+        # Per batch: the latest deadline of each complaint the batch touched.
+        self._pending: dict[str, ScheduledDeadline] = {}
+        # Per batch: state and row of complaints already seen, to skip reading them again.
+        self._seen: dict[str, tuple[DeadlineState, dict[str, Any]]] = {}
 
     def set_schedule(self, schedule: Callable[[list[ScheduledDeadline]], None]) -> None:
         self._schedule = schedule
@@ -48,10 +51,11 @@ class EscalationProjector:
     # that set them has committed; a lost schedule is caught by the periodic sweep.
 
     def begin_batch(self) -> None:
-        self._pending = []
+        self._pending = {}
+        self._seen = {}
 
     def after_commit(self) -> None:
-        pending, self._pending = self._pending, []
+        pending, self._pending = list(self._pending.values()), {}
         if pending and self._schedule is not None:
             self._schedule(pending)
 
@@ -67,8 +71,27 @@ class EscalationProjector:
                 "escalation_level": 0,
             }
             self._write(cursor, event, state, row, insert=True)
+            self._seen[key] = (state, row)
             return
 
+        if key in self._seen:
+            previous, seen_row = self._seen[key]
+            state = previous.after(event)
+            row = dict(seen_row)
+        else:
+            state, row = self._read(cursor, key, event)
+        if isinstance(event, Complaint.ComplaintAssigned):
+            row["unit_id"] = event.unit_id
+        if isinstance(event, Complaint.ComplaintEscalated):
+            row["unit_id"] = event.to_unit_id
+            row["escalation_level"] = event.to_level
+            self._log_escalation(cursor, event, notification_id, row["tracking_number"])
+        self._write(cursor, event, state, row, insert=False)
+        self._seen[key] = (state, row)
+
+    def _read(
+        self, cursor: Cursor, key: str, event: Complaint.Event
+    ) -> tuple[DeadlineState, dict[str, Any]]:
         cursor.execute(
             f"SELECT {DEADLINE_COLUMNS}, tracking_number, unit_id, escalation_level"  # noqa: S608
             " FROM escalation_view WHERE complaint_id = :id",
@@ -83,13 +106,7 @@ class EscalationProjector:
             "unit_id": current["unit_id"],
             "escalation_level": current["escalation_level"],
         }
-        if isinstance(event, Complaint.ComplaintAssigned):
-            row["unit_id"] = event.unit_id
-        if isinstance(event, Complaint.ComplaintEscalated):
-            row["unit_id"] = event.to_unit_id
-            row["escalation_level"] = event.to_level
-            self._log_escalation(cursor, event, notification_id, row["tracking_number"])
-        self._write(cursor, event, state, row, insert=False)
+        return state, row
 
     def _fire_at(self, state: DeadlineState, unit_id: str) -> datetime | None:
         deadline = state.deadline()
@@ -143,11 +160,11 @@ class EscalationProjector:
                 values,
             )
         if fire_at is not None and values["deadline_step"] is not None:
-            self._pending.append(
-                ScheduledDeadline(
-                    UUID(values["id"]), DeadlineStep(values["deadline_step"]), fire_at
-                )
+            self._pending[values["id"]] = ScheduledDeadline(
+                UUID(values["id"]), DeadlineStep(values["deadline_step"]), fire_at
             )
+        else:
+            self._pending.pop(values["id"], None)
 
     def _log_escalation(
         self,
