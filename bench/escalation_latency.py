@@ -24,13 +24,13 @@ from pathlib import Path
 
 import psycopg
 import redis
+from tests.factories import lodge_command
 
 from cms_graph.application.identity import Principal
 from cms_graph.bootstrap import build_container
 from cms_graph.domain.complaint import Complaint
 from cms_graph.settings import load_settings
 from cms_graph.workers.process import connect_broker
-from tests.factories import lodge_command
 
 SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 BROKER = "redis://127.0.0.1:6379/13"
@@ -68,8 +68,12 @@ def main() -> None:
         "CMS_LOG_LEVEL": "WARNING",
     }
     settings = load_settings(
-        _env_file=None, database_url=url, broker_url=BROKER, sla_policy=policy,
-        jwt_secret=SECRET, data_dir=work,
+        _env_file=None,
+        database_url=url,
+        broker_url=BROKER,
+        sla_policy=policy,
+        jwt_secret=SECRET,
+        data_dir=work,
     )
     container = build_container(settings)
     worker = subprocess.Popen(

@@ -70,10 +70,19 @@ def main() -> None:
             except httpx.TransportError:
                 time.sleep(0.2)
         subprocess.run(
-            [*command, "import", str(ROOT.parent / "shared/data/copa_cms_lifecycle_2019_2022.csv"),
-             "--mapping", str(ROOT / "imports/copa_cms_lifecycle.toml"),
-             "--rejects", str(work / "rejects.csv")],
-            env=environment, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                *command,
+                "import",
+                str(ROOT.parent / "shared/data/copa_cms_lifecycle_2019_2022.csv"),
+                "--mapping",
+                str(ROOT / "imports/copa_cms_lifecycle.toml"),
+                "--rejects",
+                str(work / "rejects.csv"),
+            ],
+            env=environment,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         token = TokenService(SECRET, issuer="cms-graph", units=load_hierarchy(None)).issue(
             subject="bench", role=Role.COMPLAINT_CELL, unit_id="pb"
