@@ -12,7 +12,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -51,6 +51,11 @@ sqlite3.register_converter("TIMESTAMPTZ", _convert_timestamp)
 
 
 class Cursor(Protocol):
+    def pipeline(self) -> AbstractContextManager[object]:
+        """Send statements without waiting for each result until the block ends, where
+        the server supports it (PostgreSQL); elsewhere, do nothing."""
+        ...
+
     def execute(self, statement: str, parameters: Mapping[str, Any] = ...) -> None: ...
     def executemany(self, statement: str, rows: Sequence[Mapping[str, Any]]) -> None: ...
     def fetchone(self) -> Row | None: ...
@@ -62,6 +67,9 @@ class Cursor(Protocol):
 class _SQLiteCursor:
     def __init__(self, cursor: sqlite3.Cursor) -> None:
         self._cursor = cursor
+
+    def pipeline(self) -> AbstractContextManager[object]:
+        return nullcontext()
 
     def execute(self, statement: str, parameters: Mapping[str, Any] = {}) -> None:
         self._cursor.execute(statement, parameters)
@@ -84,6 +92,9 @@ class _SQLiteCursor:
 class _PostgresCursor:
     def __init__(self, cursor: psycopg.Cursor[dict[str, Any]]) -> None:
         self._cursor = cursor
+
+    def pipeline(self) -> AbstractContextManager[object]:
+        return self._cursor.connection.pipeline()
 
     def execute(self, statement: str, parameters: Mapping[str, Any] = {}) -> None:
         self._cursor.execute(to_pyformat(statement), parameters)

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from cms_graph.adapters.database import Cursor
+from cms_graph.adapters.database import Cursor, in_clause
 from cms_graph.domain.complaint import Complaint
 from cms_graph.domain.deadlines import DeadlinePlan
 from cms_graph.domain.units import UnitHierarchy
@@ -67,6 +67,26 @@ class ComplaintViewProjector:
     def begin_batch(self) -> None:
         self._states = {}
         self._timeline_rows = []
+
+    def prepare_batch(self, cursor: Cursor, events: list[Any]) -> None:
+        """Read the deadline state of every complaint the batch changes, in one query."""
+        keys = {
+            str(event.originator_id)
+            for event in events
+            if isinstance(event, Complaint.Event)
+            and not isinstance(event, Complaint.ComplaintLodged)
+        } - set(self._states)
+        if not keys:
+            return
+        parameters: dict[str, Any] = {}
+        ids = in_clause("id", sorted(keys), parameters)
+        cursor.execute(
+            f"SELECT complaint_id, {DEADLINE_COLUMNS} FROM complaints_view"  # noqa: S608
+            f" WHERE complaint_id IN {ids}",
+            parameters,
+        )
+        for row in cursor.fetchall():
+            self._states[str(row["complaint_id"])] = DeadlineState.from_row(row)
 
     def unit_path(self, unit_id: str) -> str:
         if unit_id in self.units:

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from cms_graph.adapters.database import Cursor
+from cms_graph.adapters.database import Cursor, in_clause
 from cms_graph.domain.complaint import Complaint
 from cms_graph.domain.deadlines import DeadlineStep
 from cms_graph.domain.ladder import RANK_ROLE, Rank, next_holder
@@ -53,6 +53,33 @@ class EscalationProjector:
     def begin_batch(self) -> None:
         self._pending = {}
         self._seen = {}
+
+    def prepare_batch(self, cursor: Cursor, events: list[Any]) -> None:
+        """Read every complaint the batch changes, in one query."""
+        keys = {
+            str(event.originator_id)
+            for event in events
+            if isinstance(event, Complaint.Event)
+            and not isinstance(event, Complaint.ComplaintLodged)
+        } - set(self._seen)
+        if not keys:
+            return
+        parameters: dict[str, Any] = {}
+        ids = in_clause("id", sorted(keys), parameters)
+        cursor.execute(
+            f"SELECT complaint_id, {DEADLINE_COLUMNS}, tracking_number, unit_id,"  # noqa: S608
+            f" escalation_level FROM escalation_view WHERE complaint_id IN {ids}",
+            parameters,
+        )
+        for row in cursor.fetchall():
+            self._seen[str(row["complaint_id"])] = (
+                DeadlineState.from_row(row),
+                {
+                    "tracking_number": row["tracking_number"],
+                    "unit_id": row["unit_id"],
+                    "escalation_level": row["escalation_level"],
+                },
+            )
 
     def after_commit(self) -> None:
         pending, self._pending = list(self._pending.values()), {}

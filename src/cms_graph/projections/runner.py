@@ -26,7 +26,8 @@ class Projector(Protocol):
 
     A projector may also define ``begin_batch()`` and ``after_commit()``, called around
     each batch, to act only on what was committed (the escalation projector schedules
-    deadlines there).
+    deadlines there); ``prepare_batch(cursor, events)``, to read in one query what the
+    batch's events will need; and ``end_batch(cursor)``, to write what it collected.
     """
 
     name: str
@@ -102,17 +103,25 @@ class ProjectionRunner:
             # A projector that works on the stored bytes (the audit chain) gets them as
             # they are; the others get decoded domain events.
             apply_notification = getattr(self.projector, "apply_notification", None)
-            for notification in pending:
-                if apply_notification is not None:
-                    apply_notification(cursor, notification)
-                else:
-                    event = self.event_store.mapper.to_domain_event(notification)
-                    self.projector.apply(cursor, event, notification.id)
-                if self._after_event is not None:
-                    self._after_event(notification.id)
             end_batch = getattr(self.projector, "end_batch", None)
-            if end_batch is not None:
-                end_batch(cursor)
+            # Writes are pipelined on PostgreSQL: a projector reads back only what it has
+            # not seen in this batch, so most statements need no answer before the next.
+            events = []
+            if apply_notification is None:
+                events = [self.event_store.mapper.to_domain_event(n) for n in pending]
+                prepare_batch = getattr(self.projector, "prepare_batch", None)
+                if prepare_batch is not None:
+                    prepare_batch(cursor, events)
+            with cursor.pipeline():
+                for index, notification in enumerate(pending):
+                    if apply_notification is not None:
+                        apply_notification(cursor, notification)
+                    else:
+                        self.projector.apply(cursor, events[index], notification.id)
+                    if self._after_event is not None:
+                        self._after_event(notification.id)
+                if end_batch is not None:
+                    end_batch(cursor)
 
             new_position = pending[-1].id
             cursor.execute(
