@@ -9,11 +9,11 @@ containers with a SQLite file or a PostgreSQL database and, where time matters, 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import psycopg
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from cms_graph.adapters.clock import Clock, SystemClock
 from cms_graph.adapters.database import Database, PostgresDatabase, SQLiteDatabase

@@ -134,12 +134,16 @@ def token(sub: str, role: str, unit: str, mfa: bool, hours: int) -> None:
 
     settings = _settings()
     if settings.is_production:
-        raise click.ClickException("'cms-graph token' is for development and refuses to run in production")
+        raise click.ClickException(
+            "'cms-graph token' is for development and does not run in production"
+        )
     try:
         parsed_role = Role(role)
     except ValueError:
         allowed = ", ".join(r.value for r in Role)
-        raise click.BadParameter(f"{role!r} is not a role; use one of {allowed}", param_hint="--role") from None
+        raise click.BadParameter(
+            f"{role!r} is not a role; use one of {allowed}", param_hint="--role"
+        ) from None
     units = load_hierarchy(settings.units_file)
     service = TokenService(settings.signing_secret(), issuer=settings.jwt_issuer, units=units)
     try:
@@ -152,7 +156,9 @@ def token(sub: str, role: str, unit: str, mfa: bool, hours: int) -> None:
 
 
 @main.command("schema")
-@click.option("--check", is_flag=True, help="Exit 1 if schema/schema.graphql differs from the code.")
+@click.option(
+    "--check", is_flag=True, help="Exit 1 if schema/schema.graphql differs from the code."
+)
 def schema_command(check: bool) -> None:
     """Write the GraphQL SDL to schema/schema.graphql (or check it)."""
     from cms_graph.graphql.schema import export_sdl, sdl_path

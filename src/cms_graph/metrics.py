@@ -183,9 +183,7 @@ class QueueDepthCollector(Collector):
 class Metrics:
     """The metrics of one app and the ``/metrics`` endpoint that serves them."""
 
-    def __init__(
-        self, container: Container, broker: Callable[[], dramatiq.Broker | None]
-    ) -> None:
+    def __init__(self, container: Container, broker: Callable[[], dramatiq.Broker | None]) -> None:
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)

@@ -219,7 +219,9 @@ def create_app(
     # NOTE: escalations made by a separate 'cms-graph worker' process are not counted,
     # because that process serves no metrics.
     container.escalations.escalation_listeners.append(metrics.count_escalation)
-    tokens = TokenService(settings.signing_secret(), issuer=settings.jwt_issuer, units=container.units)
+    tokens = TokenService(
+        settings.signing_secret(), issuer=settings.jwt_issuer, units=container.units
+    )
     graphql = GraphQLApp(
         container,
         tokens,

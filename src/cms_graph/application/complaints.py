@@ -61,7 +61,7 @@ ANONYMOUS = Principal.anonymous()
 
 
 class ActionContext(TypedDict):
-    """Who acted, through which channel, and when: the common arguments of commands."""
+    """The common arguments of commands: the actor, the channel and the time of the action."""
 
     actor: Actor
     channel: Channel

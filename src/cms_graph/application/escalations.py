@@ -124,7 +124,7 @@ class EscalationService:
         ]
 
     def sweep(self, limit: int = 1000) -> dict[EscalationOutcome, int]:
-        """Escalate every passed deadline the view knows of; return counts by outcome."""
+        """Escalate every passed deadline in the escalation view; return counts by outcome."""
         counts: dict[EscalationOutcome, int] = {}
         for deadline in self.due_deadlines(limit):
             outcome = self.escalate_if_due(deadline.complaint_id, deadline.step, deadline.due_at)

@@ -1,4 +1,4 @@
-"""Who is calling, and what their role and unit let them see and do.
+"""The caller's identity, and the rules on what their role and unit let them see and do.
 
 Staff see and act on complaints of their own unit and the units below it; the roles in
 ``PROVINCE_WIDE_ROLES`` see the whole province. Every query path and command goes
@@ -98,11 +98,11 @@ class AccessPolicy:
         if self.on_denied is not None:
             self.on_denied(principal, complaint_id, action, reason)
 
-    def require_authenticated(
-        self, principal: Principal, action: str = "query complaints"
-    ) -> None:
+    def require_authenticated(self, principal: Principal, action: str = "query complaints") -> None:
         if not principal.is_authenticated:
-            error = Unauthenticated("this operation needs a staff token in the Authorization header")
+            error = Unauthenticated(
+                "this operation needs a staff token in the Authorization header"
+            )
             self.deny(principal, None, action, error.message)
             raise error
 
@@ -135,7 +135,8 @@ class AccessPolicy:
     def can_see_complaint(
         self, principal: Principal, unit_path: str, assigned_officer_id: str | None
     ) -> bool:
-        """Staff see their unit's subtree; the assigned officer also sees the complaint."""
+        """Return whether the caller may see it: staff see their unit's subtree, and the
+        assigned officer also sees the complaints assigned to them."""
         if self.can_see_unit(principal, unit_path):
             return True
         return assigned_officer_id is not None and assigned_officer_id == principal.user_id

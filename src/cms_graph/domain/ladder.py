@@ -39,7 +39,7 @@ RANK_ROLE = {
     Rank.ADDL_IGP: Role.ADDL_IGP,
     Rank.IGP: Role.IGP,
 }
-# How senior each role is on the ladder; roles off the ladder have no rank.
+# The rank of each role on the ladder; roles off the ladder have none.
 ROLE_RANK = {role: rank for rank, role in RANK_ROLE.items()}
 
 
@@ -64,7 +64,7 @@ class Holder:
 
 
 def next_holder(units: UnitHierarchy, unit_id: str, rank: Rank) -> Holder | None:
-    """Return who holds the complaint one rung up, or None at the top (IGP)."""
+    """Return the holder one rung up the ladder, or None at the top (IGP)."""
     ranks = list(Rank)
     if rank.order + 1 >= len(ranks):
         return None

@@ -43,7 +43,7 @@ class ComplaintCategory(StrEnum):
 
 
 class Channel(StrEnum):
-    """Where a complaint or an action came in."""
+    """The route by which a complaint or an action came in."""
 
     WEB_PORTAL = "WEB_PORTAL"
     MOBILE_APP = "MOBILE_APP"

@@ -79,7 +79,9 @@ def correlation_id_of(request: HTTPConnection | None) -> str:
 
 
 def build_context(
-    container: Container, tokens: TokenService, request: HTTPConnection | None,
+    container: Container,
+    tokens: TokenService,
+    request: HTTPConnection | None,
     authorization: str | None,
 ) -> Context:
     client_address = request.client.host if request is not None and request.client else None
