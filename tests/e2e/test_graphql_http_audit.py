@@ -61,7 +61,7 @@ def audit_script() -> Path:
     packages = ("graphql", "graphql-http")
     if any(installed_version(name) != locked_version(name) for name in packages):
         npm = find_tool("npm")
-        completed = subprocess.run(  # noqa: S603  # fixed arguments, npm found on PATH
+        completed = subprocess.run(  # fixed arguments, npm found on PATH
             [npm, "ci", "--no-audit", "--no-fund"],
             cwd=AUDIT_DIR,
             capture_output=True,
@@ -92,7 +92,7 @@ def describe(result: dict[str, Any]) -> str:
 def test_graphql_http_audits(server: RunningServer, audit_script: Path) -> None:
     node = find_tool("node")
 
-    completed = subprocess.run(  # noqa: S603  # our script and our server's URL
+    completed = subprocess.run(  # our script and our server's URL
         [node, str(audit_script), server.graphql_url],
         cwd=AUDIT_DIR,
         capture_output=True,

@@ -956,7 +956,7 @@ def test_track_public_timeline(desk: Desk) -> None:
     ]
     assert tracked["timeline"][0]["text"] == {
         "en": "Your complaint has been registered.",
-        "ur": "آپ کی شکایت درج کر لی گئی ہے۔",  # noqa: RUF001  # Urdu full stop
+        "ur": "آپ کی شکایت درج کر لی گئی ہے۔",  # Urdu full stop
     }
     assert all(entry["text"]["en"] and entry["text"]["ur"] for entry in tracked["timeline"])
     assert OFFICER not in response.text

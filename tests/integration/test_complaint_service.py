@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from cms_graph.application.commands import ComplainantDetails, ComplainantProof
+from cms_graph.application.identity import Principal
 from cms_graph.application.queries import ComplaintFilter
 from cms_graph.bootstrap import Container
 from cms_graph.domain.complaint import Complaint
@@ -36,7 +37,6 @@ from tests.factories import (
     SHO,
     lodge_command,
 )
-from cms_graph.application.identity import Principal
 
 
 def head(container: Container) -> int:

@@ -153,7 +153,7 @@ def test_crash_mid_batch_loses_nothing(container: Container, fresh_database: Dat
     # Forget the live projection so the crashing process starts from zero.
     with container.database.transaction() as cursor:
         for table in TABLE_KEYS:
-            cursor.execute(f"DELETE FROM {table}")  # noqa: S608  # fixed names
+            cursor.execute(f"DELETE FROM {table}")  # fixed names
         cursor.execute("DELETE FROM projection_positions")
 
     crashed = run_crashing_projection(container, kill_after=4, batch_size=10)

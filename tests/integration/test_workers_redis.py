@@ -11,8 +11,8 @@ import dramatiq
 import pytest
 from dramatiq.brokers.redis import RedisBroker
 
-from cms_graph.application.identity import Principal
 from cms_graph.adapters.policy_files import load_policy
+from cms_graph.application.identity import Principal
 from cms_graph.bootstrap import Container
 from cms_graph.domain.complaint import Complaint
 from cms_graph.domain.ladder import Rank

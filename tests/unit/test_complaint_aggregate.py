@@ -10,8 +10,8 @@ import pytest
 
 from cms_graph.domain.complaint import Complaint
 from cms_graph.domain.deadlines import DeadlinePlan
-from cms_graph.domain.ladder import Holder, Rank
 from cms_graph.domain.errors import InvalidInput, InvalidTransition
+from cms_graph.domain.ladder import Holder, Rank
 from cms_graph.domain.values import (
     Actor,
     Channel,

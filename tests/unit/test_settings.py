@@ -40,7 +40,7 @@ def test_production_needs_secret(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_missing_policy_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CMS_SLA_POLICY", str(tmp_path / "absent.toml"))
-    with pytest.raises(SettingsError, match="CMS_SLA_POLICY: Value error, file .* does not exist"):
+    with pytest.raises(SettingsError, match=r"CMS_SLA_POLICY: Value error, file .* does not exist"):
         load_settings(_env_file=None)
 
 
