@@ -116,11 +116,10 @@ class Query:
         edges = [ComplaintEdge(cursor=encode_cursor(r), node=Complaint.of(r)) for r in page.records]
         return ComplaintConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next_page,
-                has_previous_page=page.has_previous_page,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+            page_info=PageInfo.of(
+                [edge.cursor for edge in edges],
+                has_next=page.has_next_page,
+                has_previous=page.has_previous_page,
             ),
             total_count=page.total_count,
         )
@@ -142,11 +141,10 @@ class Query:
         edges = [EscalationEdge(cursor=r.cursor(), node=Escalation.of(r)) for r in page.records]
         return EscalationConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next_page,
-                has_previous_page=after is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+            page_info=PageInfo.of(
+                [edge.cursor for edge in edges],
+                has_next=page.has_next_page,
+                has_previous=after is not None,
             ),
             total_count=page.total_count,
         )
@@ -179,11 +177,10 @@ class Query:
         edges = [AuditEntryEdge(cursor=e.cursor(), node=AuditEntry.of(e)) for e in page.entries]
         return AuditTrailConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next_page,
-                has_previous_page=after is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+            page_info=PageInfo.of(
+                [edge.cursor for edge in edges],
+                has_next=page.has_next_page,
+                has_previous=after is not None,
             ),
         )
 

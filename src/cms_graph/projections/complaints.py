@@ -12,7 +12,11 @@ from cms_graph.adapters.database import Cursor, in_clause
 from cms_graph.domain.complaint import Complaint
 from cms_graph.domain.deadlines import DeadlinePlan
 from cms_graph.domain.units import UnitHierarchy
-from cms_graph.projections.deadline_state import DEADLINE_COLUMNS, DeadlineState
+from cms_graph.projections.deadline_state import (
+    DEADLINE_COLUMNS,
+    DeadlineState,
+    complaints_to_read,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -70,16 +74,11 @@ class ComplaintViewProjector:
 
     def prepare_batch(self, cursor: Cursor, events: list[Any]) -> None:
         """Read the deadline state of every complaint the batch changes, in one query."""
-        keys = {
-            str(event.originator_id)
-            for event in events
-            if isinstance(event, Complaint.Event)
-            and not isinstance(event, Complaint.ComplaintLodged)
-        } - set(self._states)
+        keys = complaints_to_read(events, self._states)
         if not keys:
             return
         parameters: dict[str, Any] = {}
-        ids = in_clause("id", sorted(keys), parameters)
+        ids = in_clause("id", keys, parameters)
         cursor.execute(
             f"SELECT complaint_id, {DEADLINE_COLUMNS} FROM complaints_view"  # noqa: S608
             f" WHERE complaint_id IN {ids}",

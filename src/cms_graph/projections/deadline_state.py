@@ -7,6 +7,7 @@ the domain's ``next_deadline`` for the due time, exactly as the aggregate does.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -105,8 +106,19 @@ class DeadlineState:
         return self
 
 
+def complaints_to_read(events: list[Any], known: Iterable[str]) -> list[str]:
+    """Return the ids of complaints that ``events`` change but do not lodge, leaving out
+    ``known`` ones: the rows a projector must read before applying the batch."""
+    changed = {
+        str(event.originator_id)
+        for event in events
+        if isinstance(event, Complaint.Event) and not isinstance(event, Complaint.ComplaintLodged)
+    }
+    return sorted(changed - set(known))
+
+
 DEADLINE_COLUMNS = (
     "status, opened_at, acknowledged_at, escalation_anchor, holder_rank, deadline_plan"
 )
 
-__all__ = ["DEADLINE_COLUMNS", "DeadlineState"]
+__all__ = ["DEADLINE_COLUMNS", "DeadlineState", "complaints_to_read"]

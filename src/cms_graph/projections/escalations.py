@@ -16,7 +16,11 @@ from cms_graph.domain.complaint import Complaint
 from cms_graph.domain.deadlines import DeadlineStep
 from cms_graph.domain.ladder import RANK_ROLE, Rank, next_holder
 from cms_graph.domain.units import UnitHierarchy
-from cms_graph.projections.deadline_state import DEADLINE_COLUMNS, DeadlineState
+from cms_graph.projections.deadline_state import (
+    DEADLINE_COLUMNS,
+    DeadlineState,
+    complaints_to_read,
+)
 
 
 @dataclass(frozen=True)
@@ -56,16 +60,11 @@ class EscalationProjector:
 
     def prepare_batch(self, cursor: Cursor, events: list[Any]) -> None:
         """Read every complaint the batch changes, in one query."""
-        keys = {
-            str(event.originator_id)
-            for event in events
-            if isinstance(event, Complaint.Event)
-            and not isinstance(event, Complaint.ComplaintLodged)
-        } - set(self._seen)
+        keys = complaints_to_read(events, self._seen)
         if not keys:
             return
         parameters: dict[str, Any] = {}
-        ids = in_clause("id", sorted(keys), parameters)
+        ids = in_clause("id", keys, parameters)
         cursor.execute(
             f"SELECT complaint_id, {DEADLINE_COLUMNS}, tracking_number, unit_id,"  # noqa: S608
             f" escalation_level FROM escalation_view WHERE complaint_id IN {ids}",
