@@ -79,6 +79,15 @@ def configure_logging(level: str, log_format: LogFormat, stream: TextIO | None =
     root.addHandler(build_handler(log_format, stream))
     root.setLevel(level)
 
+    # A uvicorn started earlier in this process with its own logging config gave its
+    # loggers handlers of their own and stopped them propagating; send them to the root.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        library_logger = logging.getLogger(name)
+        for handler in list(library_logger.handlers):
+            library_logger.removeHandler(handler)
+        library_logger.propagate = True
+        library_logger.disabled = False
+
     structlog.configure(
         processors=[
             *_SHARED_PROCESSORS,
