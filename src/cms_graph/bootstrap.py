@@ -166,19 +166,48 @@ def build_projectors(settings: Settings, units: UnitHierarchy) -> dict[str, Proj
     return {projector.name: projector for projector in projectors}
 
 
+def create_schema(
+    database: Database, vault: PersonalDataVault, tracking_numbers: TrackingNumberIndex
+) -> list[str]:
+    """Create every table and apply every migration; return the migrations applied.
+
+    Runs after the event store has created its table: the migrations protect and grant it.
+    """
+    vault.create_tables()
+    tracking_numbers.create_tables()
+    return migrate(database, event_log=True)
+
+
+def migrate_store(settings: Settings) -> list[str]:
+    """Create the event store's table and every other table, as their owner."""
+    database = open_database(settings)
+    try:
+        store = open_event_store(
+            event_store_env(
+                database_url=settings.database_url, sqlite_path=str(settings.sqlite_path)
+            )
+        )
+        store.close()
+        return create_schema(database, PersonalDataVault(database), TrackingNumberIndex(database))
+    finally:
+        database.close()
+
+
 def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
     clock = clock or SystemClock()
     units = load_hierarchy(settings.units_file)
     database = open_database(settings)
-    # The event store creates its table first: the migrations protect and grant it.
     event_store = open_event_store(
-        event_store_env(database_url=settings.database_url, sqlite_path=str(settings.sqlite_path))
+        event_store_env(
+            database_url=settings.database_url,
+            sqlite_path=str(settings.sqlite_path),
+            create_table=settings.migrate_on_start,
+        )
     )
     vault = PersonalDataVault(database)
-    vault.create_tables()
     tracking_numbers = TrackingNumberIndex(database)
-    tracking_numbers.create_tables()
-    migrate(database, event_log=True)
+    if settings.migrate_on_start:
+        create_schema(database, vault, tracking_numbers)
     access = AccessPolicy(units)
     projectors = build_projectors(settings, units)
 

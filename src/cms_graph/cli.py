@@ -155,6 +155,26 @@ def token(sub: str, role: str, unit: str, mfa: bool, hours: int) -> None:
     click.echo(issued)
 
 
+@main.command()
+def migrate() -> None:
+    """Create the tables and apply migrations, as the tables' owner, then exit.
+
+    Run it before starting the service as a role without CREATE privilege, with
+    CMS_MIGRATE_ON_START=false set for the service.
+    """
+    from cms_graph.bootstrap import DatabaseUnavailable, migrate_store
+
+    settings = _settings()
+    _configure_logging(settings)
+    try:
+        applied = migrate_store(settings)
+    except DatabaseUnavailable as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(
+        f"applied {len(applied)} migrations" + (f": {', '.join(applied)}" if applied else "")
+    )
+
+
 @main.command("schema")
 @click.option(
     "--check", is_flag=True, help="Exit 1 if schema/schema.graphql differs from the code."

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     sweep_seconds: float = Field(
         default=30.0, gt=0, le=3600, description="how often workers sweep for passed deadlines"
     )
+    migrate_on_start: bool = Field(
+        default=True,
+        description="create and migrate tables at start; off when the service runs as a"
+        " role without CREATE, after 'cms-graph migrate' ran as the owner",
+    )
     demo_data: bool = Field(default=True, description="lodge demo complaints on an empty store")
 
     @field_validator("database_url")

@@ -170,6 +170,12 @@ def test_app_role_cannot_change_events(postgres_container: Container) -> None:
             connection.execute("UPDATE complaints_events SET state = state WHERE notification_id = 1")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             connection.execute("DELETE FROM complaints_events WHERE notification_id = 1")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            connection.execute("TRUNCATE complaints_events")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            connection.execute(
+                "ALTER TABLE complaints_events DISABLE TRIGGER complaints_events_no_truncate"
+            )
 
 
 def test_owner_blocked_by_trigger(postgres_container: Container) -> None:

@@ -112,13 +112,16 @@ def save_access_record(store: ComplaintEventStore, record: AccessRecord) -> int:
     return max(recording.notification.id for recording in recordings)
 
 
-def event_store_env(*, database_url: str | None, sqlite_path: str) -> dict[str, str]:
+def event_store_env(
+    *, database_url: str | None, sqlite_path: str, create_table: bool = True
+) -> dict[str, str]:
     """Translate this project's settings into the library's environment keys."""
     if database_url is None:
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": sqlite_path,
             "SQLITE_LOCK_TIMEOUT": "30",
+            "CREATE_TABLE": "y" if create_table else "n",
         }
     parts = urlsplit(database_url)
     env = {
@@ -135,6 +138,7 @@ def event_store_env(*, database_url: str | None, sqlite_path: str) -> dict[str, 
         # Off on purpose: in eventsourcing 9.5.6 the database function mixes the tables
         # of several applications and ignores tracking records.
         "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+        "CREATE_TABLE": "y" if create_table else "n",
     }
     return env
 
