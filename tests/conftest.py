@@ -18,7 +18,9 @@ import redis
 from cms_graph.bootstrap import Container, build_container
 from cms_graph.settings import Settings, load_settings
 
-POSTGRES_URL = os.environ.get("CMS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_URL = os.environ.get(
+    "CMS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("CMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_SECRET = "test-signing-secret-that-is-long-enough-0123456789"
 

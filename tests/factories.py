@@ -41,5 +41,7 @@ def lodge_command(
         district_id=district_id,
         station_id=station_id,
         language=language,
-        complainant=ComplainantDetails(name=name, phone=phone, cnic=cnic, address="House 1, Lahore"),
+        complainant=ComplainantDetails(
+            name=name, phone=phone, cnic=cnic, address="House 1, Lahore"
+        ),
     )

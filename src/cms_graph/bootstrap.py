@@ -98,7 +98,7 @@ class Container:
         is logged, and the workers' follower and sweep catch up later.
         """
         # Read-your-writes: the complaint view includes this commit before the mutation
-        # answers. Running it here is safe beside the workers: batches take turns.
+        # returns. Running it here is safe beside the workers, because batches take turns.
         try:
             self.complaint_projection.catch_up(until=notification_id)
         except Exception:

@@ -80,7 +80,7 @@ def configure_logging(level: str, log_format: LogFormat, stream: TextIO | None =
     root.setLevel(level)
 
     # A uvicorn started earlier in this process with its own logging config gave its
-    # loggers handlers of their own and stopped them propagating; send them to the root.
+    # loggers their own handlers and stopped them propagating. Send them to the root.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         library_logger = logging.getLogger(name)
         for handler in list(library_logger.handlers):

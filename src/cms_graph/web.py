@@ -273,7 +273,7 @@ def readiness(container: Container, broker: Any) -> dict[str, Any]:
     try:
         head = container.event_store.recorder.max_notification_id() or 0
         report["checks"]["eventStore"] = "ok"
-    except Exception as error:  # any failure means not ready; the probe must answer
+    except Exception as error:  # any failure means not ready, and the probe must return
         logger.warning("readiness: event store unreachable: %s", error)
         report["checks"]["eventStore"] = f"failed: {type(error).__name__}"
         report["ready"] = False

@@ -82,9 +82,7 @@ def describe(result: dict[str, Any]) -> str:
     line = f"{result['id']} {result['name']}: {result.get('reason')}"
     response = result.get("response")
     if response:
-        line += (
-            f" (response {response['status']}, {response['contentType']}: {response['body']!r})"
-        )
+        line += f" (response {response['status']}, {response['contentType']}: {response['body']!r})"
     return line
 
 

@@ -251,7 +251,9 @@ def test_lodge_front_desk_with_token(desk: Desk) -> None:
     front_desk = desk.tokens(Role.FRONT_DESK, STATION, subject="front-desk-9")
 
     payload = desk.mutate(
-        "lodgeComplaint", lodge_input(channel="FRONT_DESK"), token=front_desk,
+        "lodgeComplaint",
+        lodge_input(channel="FRONT_DESK"),
+        token=front_desk,
         extra="trackingNumber",
     )
 
@@ -266,7 +268,10 @@ def test_lodge_front_desk_with_token(desk: Desk) -> None:
     lodged = complaint["timeline"][0]
     assert lodged["eventType"] == "ComplaintLodged"
     assert lodged["actor"] == {
-        "kind": "STAFF", "userId": "front-desk-9", "role": "FRONT_DESK", "unitId": STATION
+        "kind": "STAFF",
+        "userId": "front-desk-9",
+        "role": "FRONT_DESK",
+        "unitId": STATION,
     }
 
 
@@ -580,7 +585,8 @@ def test_lifecycle_end_to_end(desk: Desk) -> None:
         "addNote", {"complaintId": complaint_id, "text": "Diary checked."}, token=desk.sdpo
     )
     desk.succeed(
-        "escalateComplaint", {"complaintId": complaint_id, "reason": "Needs the DPO."},
+        "escalateComplaint",
+        {"complaintId": complaint_id, "reason": "Needs the DPO."},
         token=desk.sdpo,
     )
     desk.resolve(complaint_id, token=lahore_dpo)
@@ -920,9 +926,7 @@ def test_scope_lets_overseer_act(desk: Desk, role: Role, unit_id: str) -> None:
     _, complaint_id = desk.lodge_with_id()
     overseer = desk.tokens(role, unit_id)
 
-    payload = desk.succeed(
-        "acknowledgeComplaint", {"complaintId": complaint_id}, token=overseer
-    )
+    payload = desk.succeed("acknowledgeComplaint", {"complaintId": complaint_id}, token=overseer)
 
     assert payload["complaint"]["status"] == "ACKNOWLEDGED"
     complaint = desk.get(complaint_id, desk.sdpo)

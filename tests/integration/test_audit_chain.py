@@ -20,7 +20,9 @@ def history(container: Container) -> list[UUID]:
     for _ in range(3):
         key = container.complaints.lodge(Principal.anonymous(), lodge_command()).complaint_id
         container.complaints.acknowledge(SDPO, key, None)
-        container.complaints.assign(SDPO, key, officer_id="officer-1", unit_id="pb_lahore-c1", reason=None)
+        container.complaints.assign(
+            SDPO, key, officer_id="officer-1", unit_id="pb_lahore-c1", reason=None
+        )
         container.complaints.add_note(SDPO, key, text="checked", internal=True)
         keys.append(key)
     container.catch_up_all()
@@ -38,11 +40,15 @@ def admin(postgres_container: Container) -> Iterator[psycopg.Connection[tuple[ob
     """A superuser connection with the append-only trigger off, as a rogue administrator."""
     url = postgres_container.settings.database_url or ""
     with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("ALTER TABLE complaints_events DISABLE TRIGGER complaints_events_append_only")
+        connection.execute(
+            "ALTER TABLE complaints_events DISABLE TRIGGER complaints_events_append_only"
+        )
         yield connection
 
 
-def event_at(connection: psycopg.Connection[tuple[object, ...]], position: int) -> tuple[UUID, int, bytes]:
+def event_at(
+    connection: psycopg.Connection[tuple[object, ...]], position: int
+) -> tuple[UUID, int, bytes]:
     row = connection.execute(
         "SELECT originator_id, originator_version, state FROM complaints_events"
         " WHERE notification_id = %s",
@@ -71,7 +77,9 @@ def test_unchained_events_pending(postgres_container: Container) -> None:
     assert report.pending == 1
 
 
-def test_edited_event_detected(postgres_container: Container, admin: psycopg.Connection[tuple[object, ...]]) -> None:
+def test_edited_event_detected(
+    postgres_container: Container, admin: psycopg.Connection[tuple[object, ...]]
+) -> None:
     history(postgres_container)
     originator, _version, state = event_at(admin, 6)
     admin.execute(
@@ -85,7 +93,9 @@ def test_edited_event_detected(postgres_container: Container, admin: psycopg.Con
     assert "edited" in finding.problem
 
 
-def test_deleted_event_detected(postgres_container: Container, admin: psycopg.Connection[tuple[object, ...]]) -> None:
+def test_deleted_event_detected(
+    postgres_container: Container, admin: psycopg.Connection[tuple[object, ...]]
+) -> None:
     history(postgres_container)
     originator, _version, _state = event_at(admin, 8)
     admin.execute("DELETE FROM complaints_events WHERE notification_id = 8")
@@ -96,7 +106,9 @@ def test_deleted_event_detected(postgres_container: Container, admin: psycopg.Co
     assert "deleted" in finding.problem
 
 
-def test_inserted_event_detected(postgres_container: Container, admin: psycopg.Connection[tuple[object, ...]]) -> None:
+def test_inserted_event_detected(
+    postgres_container: Container, admin: psycopg.Connection[tuple[object, ...]]
+) -> None:
     keys = history(postgres_container)
     # A gap in the sequence, as a rolled-back insert leaves; the forger fills it later.
     (gap,) = admin.execute("SELECT nextval('complaints_events_notification_id_seq')").fetchone()  # type: ignore[misc]
@@ -115,7 +127,9 @@ def test_inserted_event_detected(postgres_container: Container, admin: psycopg.C
     assert "inserted" in finding.problem
 
 
-def test_swapped_events_detected(postgres_container: Container, admin: psycopg.Connection[tuple[object, ...]]) -> None:
+def test_swapped_events_detected(
+    postgres_container: Container, admin: psycopg.Connection[tuple[object, ...]]
+) -> None:
     history(postgres_container)
     first = event_at(admin, 5)
     second = event_at(admin, 9)
@@ -167,7 +181,9 @@ def test_app_role_cannot_change_events(postgres_container: Container) -> None:
     with psycopg.connect(app_url, autocommit=True) as connection:
         assert connection.execute("SELECT COUNT(*) FROM complaints_events").fetchone() == (12,)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            connection.execute("UPDATE complaints_events SET state = state WHERE notification_id = 1")
+            connection.execute(
+                "UPDATE complaints_events SET state = state WHERE notification_id = 1"
+            )
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             connection.execute("DELETE FROM complaints_events WHERE notification_id = 1")
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):

@@ -30,7 +30,9 @@ def test_events_attributed_with_request(container: Container) -> None:
     key = container.complaints.lodge(Principal.anonymous(), lodge_command()).complaint_id
     container.complaints.acknowledge(CLIENT_SDPO, key, None)
     container.catch_up_all()
-    page = container.audit_queries.page(INTEGRITY, AuditFilter(complaint_id=key), first=10, after=None)
+    page = container.audit_queries.page(
+        INTEGRITY, AuditFilter(complaint_id=key), first=10, after=None
+    )
     acknowledged = page.entries[1]
     assert acknowledged.record_type == "ComplaintAcknowledged"
     assert acknowledged.actor_user_id == "sdpo-lahore-c1"
@@ -57,7 +59,9 @@ def test_masked_read_not_recorded(container: Container) -> None:
     record = container.queries.get(sho, key)
     assert record is not None
     container.queries.complainant(sho, record)
-    assert [row for row in trail(container, complaint_id=key) if row[0] == "PersonalDataViewed"] == []
+    assert [
+        row for row in trail(container, complaint_id=key) if row[0] == "PersonalDataViewed"
+    ] == []
 
 
 def test_denied_accesses_recorded(container: Container) -> None:
@@ -69,7 +73,9 @@ def test_denied_accesses_recorded(container: Container) -> None:
     with pytest.raises(Forbidden):
         container.complaints.close(Principal("sho-1", Role.SHO, "pb_lahore-c1"), key, None)
     with pytest.raises(NotFound):
-        container.complaints.withdraw(ComplainantProof(result.tracking_number, "0300-9999999"), None)
+        container.complaints.withdraw(
+            ComplainantProof(result.tracking_number, "0300-9999999"), None
+        )
     denied = [row for row in trail(container, complaint_id=key) if row[0] == "AccessDenied"]
     assert denied == [
         ("AccessDenied", "sdpo-lahore-c2", "complaint"),
@@ -105,7 +111,9 @@ def test_trail_export_csv(container: Container) -> None:
 def history(container: Container) -> UUID:
     key = container.complaints.lodge(Principal.anonymous(), lodge_command()).complaint_id
     container.complaints.acknowledge(SDPO, key, "called")
-    container.complaints.assign(SDPO, key, officer_id="inspector-7", unit_id="pb_lahore-c1", reason=None)
+    container.complaints.assign(
+        SDPO, key, officer_id="inspector-7", unit_id="pb_lahore-c1", reason=None
+    )
     container.complaints.resolve(SDPO, key, outcome=Outcome.RELIEF_GRANTED, summary="Done")
     return key
 
@@ -139,7 +147,9 @@ def test_version_and_differences(container: Container) -> None:
     key = history(container)
     second = container.case_history.at(INTEGRITY, key, version=2).snapshot
     fourth = container.case_history.at(INTEGRITY, key, version=4).snapshot
-    changes = {change.field: (change.before, change.after) for change in differences(second, fourth)}
+    changes = {
+        change.field: (change.before, change.after) for change in differences(second, fourth)
+    }
     assert changes["status"] == ("ACKNOWLEDGED", "RESOLVED")
     assert changes["assigned_officer_id"] == (None, "inspector-7")
     assert changes["outcome"] == (None, "RELIEF_GRANTED")

@@ -57,7 +57,9 @@ def test_lodge_marks_circle_of_station(container: Container) -> None:
 
 
 def test_lodge_without_station_marks_district(container: Container) -> None:
-    result = container.complaints.lodge(HELPLINE, lodge_command(station_id=None, channel=Channel.SHORT_CODE_VOICE))
+    result = container.complaints.lodge(
+        HELPLINE, lodge_command(station_id=None, channel=Channel.SHORT_CODE_VOICE)
+    )
     record = container.queries.get(LAHORE_DPO, result.complaint_id)
     assert record is not None
     assert record.unit_id == "pb_lahore"
@@ -93,7 +95,9 @@ def test_bad_input_keeps_stored_state(container: Container) -> None:
     result = container.complaints.lodge(Principal.anonymous(), lodge_command())
     container.complaints.acknowledge(SDPO, result.complaint_id, None)
     with pytest.raises(InvalidInput):
-        container.complaints.resolve(SDPO, result.complaint_id, outcome=Outcome.REFERRED, summary=" ")
+        container.complaints.resolve(
+            SDPO, result.complaint_id, outcome=Outcome.REFERRED, summary=" "
+        )
     with pytest.raises(InvalidTransition):
         container.complaints.close(SDPO, result.complaint_id, None)
     assert head(container) == 2
@@ -149,7 +153,9 @@ def test_withdraw_then_resolve_rejected(container: Container) -> None:
     result = container.complaints.lodge(Principal.anonymous(), lodge_command())
     container.complaints.withdraw(ComplainantProof(result.tracking_number, NORMALISED_PHONE), None)
     with pytest.raises(InvalidTransition):
-        container.complaints.resolve(SDPO, result.complaint_id, outcome=Outcome.REFERRED, summary="x")
+        container.complaints.resolve(
+            SDPO, result.complaint_id, outcome=Outcome.REFERRED, summary="x"
+        )
     assert head(container) == 2
 
 
@@ -174,9 +180,13 @@ def test_only_supervisors_close(container: Container) -> None:
 def test_found_false_needs_supervisor(container: Container) -> None:
     service = container.complaints
     result = service.lodge(Principal.anonymous(), lodge_command())
-    service.assign(SDPO, result.complaint_id, officer_id="inspector-7", unit_id="pb_lahore-c1", reason=None)
+    service.assign(
+        SDPO, result.complaint_id, officer_id="inspector-7", unit_id="pb_lahore-c1", reason=None
+    )
     with pytest.raises(Forbidden, match="FOUND_FALSE"):
-        service.resolve(OFFICER, result.complaint_id, outcome=Outcome.FOUND_FALSE, summary="Made up")
+        service.resolve(
+            OFFICER, result.complaint_id, outcome=Outcome.FOUND_FALSE, summary="Made up"
+        )
     service.resolve(SDPO, result.complaint_id, outcome=Outcome.FOUND_FALSE, summary="Made up")
     assert head(container) == 3
 
@@ -188,7 +198,7 @@ def test_manual_escalation_climbs_one_unit(container: Container) -> None:
     assert record is not None
     assert record.escalation_level == 1
     assert record.unit_id == "pb_lahore"
-    # The circle no longer holds it, so its SDPO no longer sees it.
+    # The complaint moved to the district, so the circle's SDPO can no longer read it.
     assert container.queries.get(SDPO, result.complaint_id) is None
 
 
@@ -281,7 +291,10 @@ def test_urdu_round_trips(container: Container) -> None:
 
 
 def test_keyset_pages_cover_all(container: Container) -> None:
-    keys = {container.complaints.lodge(Principal.anonymous(), lodge_command()).complaint_id for _ in range(7)}
+    keys = {
+        container.complaints.lodge(Principal.anonymous(), lodge_command()).complaint_id
+        for _ in range(7)
+    }
     seen = []
     after = None
     while True:
@@ -313,8 +326,6 @@ def test_wrong_phone_tracking_recorded(container: Container) -> None:
         container.queries.track(result.tracking_number, "0300-7654321")
     container.catch_up_all()
     with container.database.read() as cursor:
-        cursor.execute(
-            "SELECT operation FROM audit_trail WHERE record_type = 'AccessDenied'"
-        )
+        cursor.execute("SELECT operation FROM audit_trail WHERE record_type = 'AccessDenied'")
         rows = cursor.fetchall()
     assert [row["operation"] for row in rows] == ["trackComplaint"]

@@ -40,7 +40,9 @@ def timed(store_settings: Settings, clock: ManualClock) -> Iterator[Container]:
     built.close()
 
 
-def escalations_of(container: Container, complaint_id: object) -> list[Complaint.ComplaintEscalated]:
+def escalations_of(
+    container: Container, complaint_id: object
+) -> list[Complaint.ComplaintEscalated]:
     notifications = container.event_store.recorder.select_notifications(start=None, limit=10_000)
     events = [container.event_store.mapper.to_domain_event(n) for n in notifications]
     return [
@@ -97,7 +99,9 @@ def test_escalation_names_deadline_and_units(timed: Container, clock: ManualCloc
     assert event.to_unit_id == "pb_lahore"
     assert str(event.from_rank) == "CIRCLE"
     assert event.from_level == 0
-    assert event.reason == f"FIRST_CONTACT deadline {(START + timedelta(hours=8)).isoformat()} passed"
+    assert (
+        event.reason == f"FIRST_CONTACT deadline {(START + timedelta(hours=8)).isoformat()} passed"
+    )
     assert event.occurred_at == START + timedelta(hours=9)
 
 
@@ -111,7 +115,7 @@ def test_acknowledging_cancels_first_contact(timed: Container, clock: ManualCloc
     assert record is not None
     assert record.due_at == START + timedelta(hours=24)
 
-    # Bribery must be answered within 24 hours of lodging.
+    # The reply deadline for bribery is 24 hours after lodging.
     clock.advance(timedelta(hours=16))
     assert sweep(timed) == {EscalationOutcome.ESCALATED: 1}
     (event,) = escalations_of(timed, key)
@@ -167,7 +171,9 @@ def test_repeated_calls_escalate_once(timed: Container, clock: ManualClock) -> N
 def test_early_call_does_nothing(timed: Container, clock: ManualClock) -> None:
     key = lodge_bribery(timed)
     clock.advance(timedelta(hours=7))
-    outcome = timed.escalations.escalate_if_due(key, DeadlineStep.FIRST_CONTACT, START + timedelta(hours=8))  # type: ignore[arg-type]
+    outcome = timed.escalations.escalate_if_due(
+        key, DeadlineStep.FIRST_CONTACT, START + timedelta(hours=8)
+    )  # type: ignore[arg-type]
     assert outcome is EscalationOutcome.NOT_DUE_YET
     assert escalations_of(timed, key) == []
 
@@ -206,7 +212,9 @@ def test_negative_feedback_reopens_and_escalates(timed: Container) -> None:
     result = service.lodge(Principal.anonymous(), lodge_command(category=ComplaintCategory.BRIBERY))
     service.acknowledge(SDPO, result.complaint_id, None)
     service.resolve(SDPO, result.complaint_id, outcome=Outcome.RELIEF_GRANTED, summary="Done")
-    service.record_feedback(ComplainantProof(result.tracking_number, PHONE), satisfied=False, comment="Nothing happened")
+    service.record_feedback(
+        ComplainantProof(result.tracking_number, PHONE), satisfied=False, comment="Nothing happened"
+    )
 
     record = timed.queries.get(LAHORE_DPO, result.complaint_id)
     assert record is not None
@@ -224,7 +232,9 @@ def test_closing_over_negative_feedback(timed: Container) -> None:
     key = result.complaint_id
     service.acknowledge(SDPO, key, None)
     service.resolve(SDPO, key, outcome=Outcome.RELIEF_GRANTED, summary="Done")
-    service.record_feedback(ComplainantProof(result.tracking_number, PHONE), satisfied=False, comment=None)
+    service.record_feedback(
+        ComplainantProof(result.tracking_number, PHONE), satisfied=False, comment=None
+    )
     service.resolve(SDPO_AT_DISTRICT, key, outcome=Outcome.RELIEF_GRANTED, summary="Done again")
     events_before = timed.event_store.recorder.max_notification_id()
 
@@ -258,7 +268,9 @@ def test_policy_change_keeps_old_deadlines(
         old = lodge_bribery(container)
     finally:
         container.close()
-    stricter = build_container(store_settings.model_copy(update={"sla_policy": strict}), clock=clock)
+    stricter = build_container(
+        store_settings.model_copy(update={"sla_policy": strict}), clock=clock
+    )
     try:
         new = lodge_bribery(stricter)
         clock.advance(timedelta(hours=2))
@@ -274,7 +286,9 @@ def test_policy_change_keeps_old_deadlines(
 def test_threads_schedule_every_deadline(timed: Container) -> None:
     keys = {lodge_bribery(timed) for _ in range(12)}
     scheduled: list[object] = []
-    timed.deadline_listeners.append(lambda deadlines: scheduled.extend(d.complaint_id for d in deadlines))
+    timed.deadline_listeners.append(
+        lambda deadlines: scheduled.extend(d.complaint_id for d in deadlines)
+    )
     timed.escalation_projection.batch_size = 2
     threads = [threading.Thread(target=timed.escalation_projection.catch_up) for _ in range(4)]
     for thread in threads:

@@ -135,7 +135,9 @@ def test_lost_messages_caught_by_sweep(
     container, clock = manual
     connect_broker(container, broker)
     lodge_and_pass_deadline(container, clock)
-    escalate_overdue.send_with_options(args=("x", "FIRST_CONTACT", "2027-01-01T00:00:00+00:00"), delay=3_600_000)
+    escalate_overdue.send_with_options(
+        args=("x", "FIRST_CONTACT", "2027-01-01T00:00:00+00:00"), delay=3_600_000
+    )
     # A Redis restart without persistence loses every queued and delayed message.
     broker.flush_all()
     sweep_deadlines.send()
@@ -145,7 +147,9 @@ def test_lost_messages_caught_by_sweep(
     assert escalation_count(container) == 1
 
 
-def test_scheduled_message_fires_on_time(tmp_path: Path, postgres_url: str, broker: RedisBroker) -> None:
+def test_scheduled_message_fires_on_time(
+    tmp_path: Path, postgres_url: str, broker: RedisBroker
+) -> None:
     policy = tmp_path / "fast.toml"
     policy.write_text(
         'name = "rehearsal"\n[first_contact]\ndefault = "PT2S"\n[reply]\ndefault = "PT1H"\n'
@@ -172,7 +176,12 @@ def test_scheduled_message_fires_on_time(tmp_path: Path, postgres_url: str, brok
 
 @pytest.mark.parametrize("mode", ["before-save", "after-save"])
 def test_killed_worker_escalates_once(
-    tmp_path: Path, postgres_url: str, redis_server: str, namespace: str, broker: RedisBroker, mode: str
+    tmp_path: Path,
+    postgres_url: str,
+    redis_server: str,
+    namespace: str,
+    broker: RedisBroker,
+    mode: str,
 ) -> None:
     policy = tmp_path / "fast.toml"
     policy.write_text(
@@ -183,8 +192,18 @@ def test_killed_worker_escalates_once(
     container = build_container(settings)
     marker = tmp_path / "reached-save"
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.escalation_worker_process", str(tmp_path),
-         postgres_url, redis_server, namespace, str(policy), str(marker), mode],
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.escalation_worker_process",
+            str(tmp_path),
+            postgres_url,
+            redis_server,
+            namespace,
+            str(policy),
+            str(marker),
+            mode,
+        ],
         cwd=ROOT,
         env=os.environ | {"PYTHONPATH": str(ROOT)},
     )
@@ -195,7 +214,9 @@ def test_killed_worker_escalates_once(
         assert deadline is not None
         # Let the one-second deadline pass in real time.
         time.sleep(max(0.0, (deadline.due_at - datetime.now(UTC)).total_seconds()) + 0.1)
-        escalate_overdue.send(str(result.complaint_id), deadline.step.value, deadline.due_at.isoformat())
+        escalate_overdue.send(
+            str(result.complaint_id), deadline.step.value, deadline.due_at.isoformat()
+        )
         for _ in range(WAIT_LIMIT_SECONDS * 10):
             if marker.exists():
                 break

@@ -38,22 +38,30 @@ def container(tmp_path: Path) -> Iterator[tuple[Container, ManualClock]]:
     built.close()
 
 
-def run(container: Container, principal: Principal, query: str, variables: dict[str, Any] | None = None) -> Any:
+def run(
+    container: Container, principal: Principal, query: str, variables: dict[str, Any] | None = None
+) -> Any:
     context = Context(container, None, _principal=principal)
-    result = asyncio.run(build_schema().execute(query, variable_values=variables, context_value=context))
+    result = asyncio.run(
+        build_schema().execute(query, variable_values=variables, context_value=context)
+    )
     assert result.errors is None, result.errors
     return result.data
 
 
 def test_escalations_listed_for_new_holder(container: tuple[Container, ManualClock]) -> None:
     built, clock = container
-    result = built.complaints.lodge(Principal.anonymous(), lodge_command(category=ComplaintCategory.BRIBERY))
+    result = built.complaints.lodge(
+        Principal.anonymous(), lodge_command(category=ComplaintCategory.BRIBERY)
+    )
     built.catch_up_all()
     clock.advance(timedelta(hours=8))
     built.escalations.sweep()
     built.catch_up_all()
 
-    data = run(built, LAHORE_DPO, QUERY, {"filter": {"automatic": True, "deadline": ["FIRST_CONTACT"]}})
+    data = run(
+        built, LAHORE_DPO, QUERY, {"filter": {"automatic": True, "deadline": ["FIRST_CONTACT"]}}
+    )
     assert data["escalations"]["totalCount"] == 1
     node = data["escalations"]["edges"][0]["node"]
     assert node["trackingNumber"] == result.tracking_number
@@ -68,7 +76,9 @@ def test_escalations_listed_for_new_holder(container: tuple[Container, ManualClo
 
 def test_complaint_deadline_fields(container: tuple[Container, ManualClock]) -> None:
     built, clock = container
-    result = built.complaints.lodge(Principal.anonymous(), lodge_command(category=ComplaintCategory.BRIBERY))
+    result = built.complaints.lodge(
+        Principal.anonymous(), lodge_command(category=ComplaintCategory.BRIBERY)
+    )
     query = "query($n: String) { complaint(trackingNumber: $n) { dueAt overdue deadlineStep holderRank } }"
     sdpo = Principal("sdpo", Role.SDPO, "pb_lahore-c1")
     before = run(built, sdpo, query, {"n": result.tracking_number})["complaint"]
@@ -103,7 +113,9 @@ def test_case_history_and_audit_trail(container: tuple[Container, ManualClock]) 
     data = run(built, integrity, query, {"id": str(result.complaint_id)})
     assert data["caseHistory"]["complaint"] == {"status": "LODGED", "version": 1}
     assert [e["eventType"] for e in data["caseHistory"]["events"]] == ["ComplaintLodged"]
-    assert {"field": "status", "before": "LODGED", "after": "ACKNOWLEDGED"} in data["latest"]["changesSince"]
+    assert {"field": "status", "before": "LODGED", "after": "ACKNOWLEDGED"} in data["latest"][
+        "changesSince"
+    ]
     assert [edge["node"]["recordType"] for edge in data["auditTrail"]["edges"]] == [
         "ComplaintLodged",
         "ComplaintAcknowledged",

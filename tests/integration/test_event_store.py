@@ -15,7 +15,9 @@ from tests.factories import SDPO, lodge_command
 def test_stored_event_types_round_trip(container: Container) -> None:
     command = lodge_command()
     incident = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    result = container.complaints.lodge(Principal.anonymous(), replace(command, incident_at=incident))
+    result = container.complaints.lodge(
+        Principal.anonymous(), replace(command, incident_at=incident)
+    )
     container.complaints.acknowledge(SDPO, result.complaint_id, "called")
     notifications = container.event_store.recorder.select_notifications(start=None, limit=10)
     lodged, acknowledged = (container.event_store.mapper.to_domain_event(n) for n in notifications)

@@ -258,9 +258,7 @@ def test_import_steps_are_system_made(
     container: Container, run_import: Callable[[], ImportSummary]
 ) -> None:
     run_import()
-    events = container.event_store.repository.event_store.get(
-        legacy_complaint_id("copa", "T-0002")
-    )
+    events = container.event_store.repository.event_store.get(legacy_complaint_id("copa", "T-0002"))
     for event in events:
         assert event.actor.user_id == "system", type(event).__name__
         assert event.channel == "SYSTEM", type(event).__name__

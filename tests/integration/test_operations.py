@@ -195,7 +195,8 @@ def request_line(stream: io.StringIO, path: str) -> dict[str, Any]:
     lines = [
         line
         for line in log_lines(stream)
-        if line["event"] == "request" and line["logger"] == "cms_graph.http"
+        if line["event"] == "request"
+        and line["logger"] == "cms_graph.http"
         and line["path"] == path
     ]
     assert len(lines) == 1, lines
@@ -230,11 +231,7 @@ def test_histogram_collapses_unknown(client: httpx.Client) -> None:
     samples = scrape(client)
 
     count = "cms_graphql_request_duration_seconds_count"
-    operations = {
-        dict(labels)["operation"]
-        for name, labels in samples
-        if name == count
-    }
+    operations = {dict(labels)["operation"] for name, labels in samples if name == count}
     assert sample(samples, count, operation="unknown") == 2.0
     assert "noSuchField" not in operations
     assert operations == {"unknown", "complaint"}
@@ -268,9 +265,7 @@ def test_lag_gauge_per_projection(client: httpx.Client, container: Container) ->
     assert sample(after, "cms_projection_position", projection="audit_trail") == 1.0
 
 
-def test_escalation_counter(
-    client: httpx.Client, container: Container, clock: ManualClock
-) -> None:
+def test_escalation_counter(client: httpx.Client, container: Container, clock: ManualClock) -> None:
     lodge(client)
     container.catch_up_all()
     clock.advance(timedelta(hours=8, seconds=1))
@@ -350,9 +345,7 @@ def test_malformed_correlation_header_replaced(client: httpx.Client) -> None:
     assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Correlation-ID"])
 
 
-def test_generated_correlation_id_is_recorded(
-    client: httpx.Client, container: Container
-) -> None:
+def test_generated_correlation_id_is_recorded(client: httpx.Client, container: Container) -> None:
     response = lodge(client)
 
     stored = container.event_store.recorder.select_notifications(start=1, limit=1)

@@ -36,9 +36,13 @@ def write_history(container: Container, complaints: int) -> int:
         key = result.complaint_id
         service.acknowledge(SDPO, key, f"call {index}")
         if index % 2 == 0:
-            service.assign(SDPO, key, officer_id=f"officer-{index}", unit_id="pb_lahore-c1", reason=None)
+            service.assign(
+                SDPO, key, officer_id=f"officer-{index}", unit_id="pb_lahore-c1", reason=None
+            )
             service.resolve(SDPO, key, outcome=Outcome.RELIEF_GRANTED, summary="done")
-            service.record_feedback(ComplainantProof(result.tracking_number, PHONE), satisfied=False, comment=None)
+            service.record_feedback(
+                ComplainantProof(result.tracking_number, PHONE), satisfied=False, comment=None
+            )
         if index % 3 == 0:
             service.add_note(LAHORE_DPO, key, text="internal", internal=True)
     return container.event_store.recorder.max_notification_id() or 0
@@ -101,7 +105,9 @@ def test_position_reaches_head(container: Container) -> None:
 
 def test_batches_smaller_than_log(container: Container, fresh_database: Database) -> None:
     events = write_history(container, 4)
-    runner = ProjectionRunner(fresh_database, container.event_store, ComplaintViewProjector(container.units), batch_size=5)
+    runner = ProjectionRunner(
+        fresh_database, container.event_store, ComplaintViewProjector(container.units), batch_size=5
+    )
     assert runner.process_batch() == 5
     assert runner.position() == 5
     assert runner.catch_up() == events - 5
@@ -112,7 +118,12 @@ def test_two_runners_at_once(container: Container, fresh_database: Database) -> 
     write_history(container, 6)
     expected = live_digests(container)
     runners = [
-        ProjectionRunner(fresh_database, container.event_store, ComplaintViewProjector(container.units), batch_size=3)
+        ProjectionRunner(
+            fresh_database,
+            container.event_store,
+            ComplaintViewProjector(container.units),
+            batch_size=3,
+        )
         for _ in range(2)
     ]
     errors: list[BaseException] = []
@@ -134,11 +145,20 @@ def test_two_runners_at_once(container: Container, fresh_database: Database) -> 
     assert {table: table_digest(fresh_database, table) for table in TABLE_KEYS} == expected
 
 
-def run_crashing_projection(container: Container, kill_after: int, batch_size: int) -> subprocess.CompletedProcess[str]:
+def run_crashing_projection(
+    container: Container, kill_after: int, batch_size: int
+) -> subprocess.CompletedProcess[str]:
     database_url = container.settings.database_url or "-"
     return subprocess.run(
-        [sys.executable, "-m", "tests.integration.crash_projection",
-         str(container.settings.data_dir), database_url, str(kill_after), str(batch_size)],
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.crash_projection",
+            str(container.settings.data_dir),
+            database_url,
+            str(kill_after),
+            str(batch_size),
+        ],
         cwd=ROOT,
         env=os.environ | {"PYTHONPATH": str(ROOT)},
         capture_output=True,

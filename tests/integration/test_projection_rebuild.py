@@ -1,4 +1,4 @@
-"""Rebuilding a projection while queries keep answering, on SQLite and PostgreSQL."""
+"""Rebuilding a projection while queries keep running, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -32,7 +32,9 @@ def test_rebuild_keeps_answering(container: Container) -> None:
     def query_until_stopped() -> None:
         while not stop.is_set():
             try:
-                answers.append(container.queries.page(COMPLAINT_CELL, ComplaintFilter()).total_count)
+                answers.append(
+                    container.queries.page(COMPLAINT_CELL, ComplaintFilter()).total_count
+                )
             except BaseException as error:  # collected and asserted below
                 errors.append(error)
 
@@ -60,7 +62,9 @@ def test_rebuild_keeps_answering(container: Container) -> None:
 def test_live_runner_continues_after_rebuild(container: Container) -> None:
     lodge_many(container, 3)
     projector = build_projectors(container.settings, container.units)["complaints"]
-    rebuild(container.database, container.event_store, projector, data_dir=container.settings.data_dir)
+    rebuild(
+        container.database, container.event_store, projector, data_dir=container.settings.data_dir
+    )
     lodge_many(container, 2)
     assert container.queries.page(COMPLAINT_CELL, ComplaintFilter()).total_count == 5
     assert container.complaint_projection.lag() == 0
@@ -69,4 +73,9 @@ def test_live_runner_continues_after_rebuild(container: Container) -> None:
 def test_audit_chain_not_rebuildable(container: Container) -> None:
     projector = build_projectors(container.settings, container.units)["audit_chain"]
     with pytest.raises(RebuildError, match="it is the tamper evidence"):
-        rebuild(container.database, container.event_store, projector, data_dir=container.settings.data_dir)
+        rebuild(
+            container.database,
+            container.event_store,
+            projector,
+            data_dir=container.settings.data_dir,
+        )

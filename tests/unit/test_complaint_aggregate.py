@@ -62,7 +62,13 @@ def acknowledge(c: Complaint) -> None:
 
 
 def assign(c: Complaint) -> None:
-    c.assign(officer_id="inspector-7", unit_id="pb_lahore-c1", holder_rank=Rank.CIRCLE, reason=None, **STAFF_CONTEXT)
+    c.assign(
+        officer_id="inspector-7",
+        unit_id="pb_lahore-c1",
+        holder_rank=Rank.CIRCLE,
+        reason=None,
+        **STAFF_CONTEXT,
+    )
 
 
 def resolve(c: Complaint) -> None:
@@ -203,7 +209,11 @@ def test_assign_same_officer_twice_rejected() -> None:
 def test_reassign_to_other_officer() -> None:
     complaint = at_status(ComplaintStatus.ASSIGNED)
     complaint.assign(
-        officer_id="inspector-9", unit_id="pb_lahore-c1", holder_rank=Rank.CIRCLE, reason="Leave", **STAFF_CONTEXT
+        officer_id="inspector-9",
+        unit_id="pb_lahore-c1",
+        holder_rank=Rank.CIRCLE,
+        reason="Leave",
+        **STAFF_CONTEXT,
     )
     assert complaint.assigned_officer_id == "inspector-9"
 

@@ -27,8 +27,13 @@ PLAN = DeadlinePlan("test", timedelta(hours=8), timedelta(days=1), timedelta(day
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("PT8H", timedelta(hours=8)), ("P14D", timedelta(days=14)), ("PT5S", timedelta(seconds=5)),
-     ("P1W", timedelta(days=7)), ("P1DT2H30M", timedelta(days=1, hours=2, minutes=30))],
+    [
+        ("PT8H", timedelta(hours=8)),
+        ("P14D", timedelta(days=14)),
+        ("PT5S", timedelta(seconds=5)),
+        ("P1W", timedelta(days=7)),
+        ("P1DT2H30M", timedelta(days=1, hours=2, minutes=30)),
+    ],
 )
 def test_parse_duration_accepts(text: str, expected: timedelta) -> None:
     assert parse_duration(text, "reply") == expected
@@ -48,7 +53,11 @@ def test_duration_round_trip() -> None:
 
 def test_first_contact_pending_until_acknowledged() -> None:
     deadline = next_deadline(
-        PLAN, status=ComplaintStatus.LODGED, opened_at=T0, acknowledged_at=None, escalation_anchor=None
+        PLAN,
+        status=ComplaintStatus.LODGED,
+        opened_at=T0,
+        acknowledged_at=None,
+        escalation_anchor=None,
     )
     assert deadline is not None
     assert deadline.step is DeadlineStep.FIRST_CONTACT
@@ -71,7 +80,11 @@ def test_reply_counts_from_opening() -> None:
 def test_escalation_gives_new_holder_an_interval() -> None:
     anchor = T0 + timedelta(hours=8)
     deadline = next_deadline(
-        PLAN, status=ComplaintStatus.LODGED, opened_at=T0, acknowledged_at=None, escalation_anchor=anchor
+        PLAN,
+        status=ComplaintStatus.LODGED,
+        opened_at=T0,
+        acknowledged_at=None,
+        escalation_anchor=anchor,
     )
     assert deadline is not None
     assert deadline.due_at == anchor + timedelta(days=7)
@@ -80,16 +93,26 @@ def test_escalation_gives_new_holder_an_interval() -> None:
 def test_anchor_before_reopen_ignored() -> None:
     reopened = T0 + timedelta(days=30)
     deadline = next_deadline(
-        PLAN, status=ComplaintStatus.REOPENED, opened_at=reopened, acknowledged_at=None,
+        PLAN,
+        status=ComplaintStatus.REOPENED,
+        opened_at=reopened,
+        acknowledged_at=None,
         escalation_anchor=T0 + timedelta(days=3),
     )
     assert deadline is not None
     assert deadline.due_at == reopened + timedelta(hours=8)
 
 
-@pytest.mark.parametrize("status", [ComplaintStatus.RESOLVED, ComplaintStatus.CLOSED, ComplaintStatus.WITHDRAWN])
+@pytest.mark.parametrize(
+    "status", [ComplaintStatus.RESOLVED, ComplaintStatus.CLOSED, ComplaintStatus.WITHDRAWN]
+)
 def test_no_deadline_when_not_open(status: ComplaintStatus) -> None:
-    assert next_deadline(PLAN, status=status, opened_at=T0, acknowledged_at=None, escalation_anchor=None) is None
+    assert (
+        next_deadline(
+            PLAN, status=status, opened_at=T0, acknowledged_at=None, escalation_anchor=None
+        )
+        is None
+    )
 
 
 def test_ladder_climbs_to_igp() -> None:
@@ -137,7 +160,11 @@ def test_policy_unknown_category_rejected() -> None:
 
 def test_policy_bad_duration_named(tmp_path: Path) -> None:
     path = tmp_path / "p.toml"
-    path.write_text('name = "x"\n[first_contact]\ndefault = "8 hours"\n[reply]\ndefault = "P14D"\n[escalation]\ninterval = "P7D"\n')
+    path.write_text(
+        'name = "x"\n[first_contact]\ndefault = "8 hours"\n[reply]\ndefault = "P14D"\n[escalation]\ninterval = "P7D"\n'
+    )
     with pytest.raises(PolicyFileError) as raised:
         load_policy(path)
-    assert str(raised.value).startswith(f"{path}: first_contact.default must be an ISO 8601 duration")
+    assert str(raised.value).startswith(
+        f"{path}: first_contact.default must be an ISO 8601 duration"
+    )

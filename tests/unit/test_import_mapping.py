@@ -100,11 +100,14 @@ def test_minimal_mapping_defaults() -> None:
         (('"Complaint {ref}"', '"Complaint {ref"'), "invalid template"),
         (("[units]", '[assignments]\nofficer_id = "officer"\n\n[units]'), "{n}"),
         (
-            ("[units]", "[units]\nranges = [{ first = 1, last = 9, unit = \"a\" },"
-             " { first = 5, last = 20, unit = \"b\" }]"),
+            (
+                "[units]",
+                '[units]\nranges = [{ first = 1, last = 9, unit = "a" },'
+                ' { first = 5, last = 20, unit = "b" }]',
+            ),
             "overlaps",
         ),
-        (("[units]", "[units]\nranges = [{ first = 9, last = 1, unit = \"a\" }]"), "first <= last"),
+        (("[units]", '[units]\nranges = [{ first = 9, last = 1, unit = "a" }]'), "first <= last"),
         (("[statuses]\nopen = { closed = false }", "[statuses]"), "at least one"),
         (('lodged = "received"', ""), "columns.lodged"),
         (("source = ", "source = = "), "not valid TOML"),

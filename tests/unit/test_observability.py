@@ -99,7 +99,13 @@ def test_json_line_drops_repeats() -> None:
     configure_logging("INFO", LogFormat.JSON, stream)
     plain = logging.Formatter("%(asctime)s %(message)s")
     record = logging.getLogger("uvicorn.error").makeRecord(
-        "uvicorn.error", logging.INFO, __file__, 1, "Started server process [%d]", (7,), None,
+        "uvicorn.error",
+        logging.INFO,
+        __file__,
+        1,
+        "Started server process [%d]",
+        (7,),
+        None,
         extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]"},
     )
     plain.format(record)  # another handler formatted it first, adding message and asctime
@@ -187,7 +193,7 @@ def test_operation_named() -> None:
 
 
 def test_operation_unnamed_first_field() -> None:
-    document = parse("{ trackComplaint(trackingNumber: \"x\", phone: \"y\") { status } node }")
+    document = parse('{ trackComplaint(trackingNumber: "x", phone: "y") { status } node }')
     assert operation_name_of(document, None, valid=True) == "trackComplaint"
 
 

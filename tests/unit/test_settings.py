@@ -22,7 +22,10 @@ def test_bad_values_listed(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SettingsError) as raised:
         load_settings(_env_file=None)
     message = str(raised.value)
-    assert "CMS_DATABASE_URL: Value error, must start with postgresql://, got scheme 'mysql'" in message
+    assert (
+        "CMS_DATABASE_URL: Value error, must start with postgresql://, got scheme 'mysql'"
+        in message
+    )
     assert "CMS_PORT: Input should be less than or equal to 65535" in message
     assert "CMS_BROKER_URL: Value error, must start with redis:// or amqp://" in message
 

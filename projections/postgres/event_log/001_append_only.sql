@@ -1,6 +1,6 @@
 -- The application's role may only read and insert stored events, and a trigger
 -- rejects UPDATE, DELETE and TRUNCATE of them for everyone. Applied only to the database
--- that holds the event store, after the eventsourcing library created its table. The
+-- that contains the event store, after the eventsourcing library created its table. The
 -- application connects as cms_graph_app; migrations run as the tables' owner.
 
 -- Roles belong to the whole server, so another database may have created it already.

@@ -1,4 +1,4 @@
--- Stored events may only be inserted. Applied only to the database that holds the
+-- Stored events may only be inserted. Applied only to the database that contains the
 -- event store, after the eventsourcing library created its table.
 
 CREATE TRIGGER IF NOT EXISTS stored_events_no_update BEFORE UPDATE ON stored_events

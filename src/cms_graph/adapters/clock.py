@@ -17,7 +17,7 @@ class SystemClock:
 
 
 class ManualClock:
-    """A clock that moves only when told to; for tests that simulate weeks of time."""
+    """A clock that moves only when advanced, for tests that simulate weeks of time."""
 
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:

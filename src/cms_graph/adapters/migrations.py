@@ -26,7 +26,7 @@ def migrate(database: Database, *, event_log: bool = False) -> list[str]:
     """Apply every SQL file not yet recorded in ``schema_migrations``; return their names.
 
     ``event_log=True`` also applies the files under ``event_log/``, which protect the
-    event store's table and so run only in the database that holds it.
+    event store's table and so run only in the database that contains it.
     """
     database.run_script(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("

@@ -75,106 +75,63 @@ class AuditVerifier:
         verified = 0
         checked_checkpoints = 0
 
+        def broken(position: int, aggregate_id: object, problem: str) -> VerificationReport:
+            finding = Finding(position, UUID(str(aggregate_id)), problem)
+            return VerificationReport(verified, checked_checkpoints, 0, finding)
+
         while link is not None or (event is not None and event.id <= last_chained):
             if link is not None and (event is None or link["notification_id"] < event.id):
-                return self._report(
-                    verified,
-                    checked_checkpoints,
-                    events,
-                    event,
-                    last_chained,
-                    Finding(
-                        link["notification_id"],
-                        UUID(str(link["originator_id"])),
-                        "the chain has a link here but the event is missing (deleted)",
-                    ),
+                return broken(
+                    link["notification_id"],
+                    link["originator_id"],
+                    "the chain has a link here but the event is missing (deleted)",
                 )
             assert event is not None
             if link is None or event.id < link["notification_id"]:
-                return self._report(
-                    verified,
-                    checked_checkpoints,
-                    events,
-                    event,
-                    last_chained,
-                    Finding(
-                        event.id,
-                        UUID(str(event.originator_id)),
-                        "an event is stored here that the chain never linked (inserted)",
-                    ),
+                return broken(
+                    event.id,
+                    event.originator_id,
+                    "an event is stored here that the chain never linked (inserted)",
                 )
 
             digest = event_digest(
                 event.id, event.originator_id, event.originator_version, event.topic, event.state
             )
             if digest != bytes(link["event_hash"]):
-                return self._report(
-                    verified,
-                    checked_checkpoints,
-                    events,
-                    event,
-                    last_chained,
-                    Finding(
-                        event.id,
-                        UUID(str(event.originator_id)),
-                        "the stored event differs from the one linked (edited, replaced or moved)",
-                    ),
+                return broken(
+                    event.id,
+                    event.originator_id,
+                    "the stored event differs from the one linked (edited, replaced or moved)",
                 )
             expected = next_link(previous, digest)
             if expected != bytes(link["chain_hash"]):
-                return self._report(
-                    verified,
-                    checked_checkpoints,
-                    events,
-                    event,
-                    last_chained,
-                    Finding(
-                        event.id,
-                        UUID(str(event.originator_id)),
-                        "the chain link does not follow from the one before (chain altered)",
-                    ),
+                return broken(
+                    event.id,
+                    event.originator_id,
+                    "the chain link does not follow from the one before (chain altered)",
                 )
             if event.id in checkpoints:
                 signed_hash, signature = checkpoints[event.id]
-                if signed_hash != expected or not checkpoint_valid(
-                    self.key, event.id, expected, signature
-                ):
-                    return self._report(
-                        verified,
-                        checked_checkpoints,
-                        events,
-                        event,
-                        last_chained,
-                        Finding(
-                            event.id,
-                            UUID(str(event.originator_id)),
-                            "the signed checkpoint does not match the chain (events and"
-                            " chain rewritten together)",
-                        ),
+                signed_ok = checkpoint_valid(self.key, event.id, expected, signature)
+                if signed_hash != expected or not signed_ok:
+                    return broken(
+                        event.id,
+                        event.originator_id,
+                        "the signed checkpoint does not match the chain (events and chain"
+                        " rewritten together)",
                     )
                 checked_checkpoints += 1
+
             previous = expected
             verified += 1
             progress(event.id)
             link = next(links, None)
             event = next(events, None)
 
-        return self._report(verified, checked_checkpoints, events, event, last_chained, None)
-
-    def _report(
-        self,
-        verified: int,
-        checkpoints: int,
-        events: Iterator[Notification],
-        current: Notification | None,
-        last_chained: int,
-        finding: Finding | None,
-    ) -> VerificationReport:
-        pending = 0
-        if finding is None:
-            remaining = [current] if current is not None else []
-            pending = sum(1 for n in [*remaining, *events] if n.id > last_chained)
-        return VerificationReport(verified, checkpoints, pending, finding)
+        # Whatever is left was written after the last link: pending, not verified.
+        remaining = [event] if event is not None else []
+        pending = sum(1 for n in [*remaining, *events] if n.id > last_chained)
+        return VerificationReport(verified, checked_checkpoints, pending, None)
 
     def _events(self) -> Iterator[Notification]:
         start = 0

@@ -65,5 +65,5 @@ STATUS_TEXTS: dict[str, LocalizedText] = {
     "WITHDRAWN": LocalizedText("Withdrawn", "واپس لی گئی"),
 }
 
-# Events a complainant sees on the tracking view. Notes are internal working papers.
+# Events shown to a complainant on the tracking view. Notes are internal working papers.
 PUBLIC_EVENT_TYPES = frozenset(EVENT_TEXTS)

@@ -3,7 +3,7 @@ and saves the new events.
 
 A rejected command raises a ``DomainError`` before anything is saved. After each save
 ``after_commit`` runs with the highest notification id written, so the caller can bring
-projections up to date before answering.
+projections up to date before it returns.
 """
 
 from __future__ import annotations

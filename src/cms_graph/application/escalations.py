@@ -27,8 +27,8 @@ from cms_graph.projections.escalations import ScheduledDeadline
 
 logger = logging.getLogger(__name__)
 
-# A conflict means someone else changed the complaint in the same moment; after that
-# many reloads something is wrong, and the sweep will try again later.
+# A conflict means someone else changed the complaint in the same moment. After this
+# many reloads something is wrong, and the sweep tries again later.
 MAX_CONFLICT_RETRIES = 5
 
 

@@ -24,7 +24,7 @@ SUPERVISOR_ROLES = frozenset(
 CASE_HANDLING_ROLES = SUPERVISOR_ROLES | {Role.FRONT_DESK, Role.HELPLINE_AGENT, Role.SHO}
 NOTE_ROLES = CASE_HANDLING_ROLES | {Role.INTEGRITY_UNIT}
 # Station-level officers are the ones most often complained about, so SHOs see complainant
-# details masked; the circle level (SDPO) and above, intake staff and oversight see them.
+# details masked. The circle level (SDPO) and above, intake staff and oversight see them.
 PERSONAL_DATA_ROLES = frozenset(
     {
         Role.FRONT_DESK,
@@ -71,7 +71,9 @@ class Principal:
             return Actor.complainant(
                 client_address=self.client_address, correlation_id=self.correlation_id
             )
-        assert self.user_id is not None and self.role is not None and self.unit_id is not None
+        assert self.user_id is not None
+        assert self.role is not None
+        assert self.unit_id is not None
         return Actor.staff(
             self.user_id,
             self.role,
@@ -135,8 +137,8 @@ class AccessPolicy:
     def can_see_complaint(
         self, principal: Principal, unit_path: str, assigned_officer_id: str | None
     ) -> bool:
-        """Return whether the caller may see it: staff see their unit's subtree, and the
-        assigned officer also sees the complaints assigned to them."""
+        """Return whether the caller may read the complaint: staff may read their unit's
+        subtree, and the assigned officer may also read the complaints assigned to them."""
         if self.can_see_unit(principal, unit_path):
             return True
         return assigned_officer_id is not None and assigned_officer_id == principal.user_id

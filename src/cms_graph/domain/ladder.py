@@ -44,7 +44,7 @@ ROLE_RANK = {role: rank for rank, role in RANK_ROLE.items()}
 
 
 def rank_for_level(level: UnitLevel) -> Rank:
-    """Return the rank that holds a complaint marked to a unit of ``level``.
+    """Return the rank responsible for a complaint marked to a unit of ``level``.
 
     A station is below the ladder, so it maps to its circle's rank.
     """

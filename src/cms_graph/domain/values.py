@@ -104,7 +104,7 @@ class ActorKind(StrEnum):
 class Actor:
     """Who performed an action: a staff user, the complainant, or the system itself.
 
-    ``client_address`` and ``correlation_id`` say where the request came from and tie
+    ``client_address`` and ``correlation_id`` record where the request came from and tie
     together everything one request did; the system acting on its own has neither.
     """
 

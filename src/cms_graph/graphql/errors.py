@@ -13,7 +13,7 @@ from cms_graph.domain.errors import DomainError
 logger = logging.getLogger("cms_graph.graphql")
 
 
-# The depth and token limits report plain validation or syntax errors; these fragments of
+# The depth and token limits report plain validation or syntax errors. These fragments of
 # their messages (strawberry 0.34x, graphql-core 3.3) mark a query as too complex.
 _TOO_COMPLEX_MARKERS = (
     "exceeds maximum operation depth",

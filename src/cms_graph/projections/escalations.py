@@ -139,7 +139,7 @@ class EscalationProjector:
         if deadline is None or unit_id not in self.units:
             return None
         if next_holder(self.units, unit_id, state.holder_rank) is None:
-            return None  # Held by the IGP: nobody left to escalate to.
+            return None  # The IGP holds it: there is no higher rank to escalate to.
         return deadline.due_at
 
     def _write(

@@ -104,8 +104,8 @@ class ProjectionRunner:
             # they are; the others get decoded domain events.
             apply_notification = getattr(self.projector, "apply_notification", None)
             end_batch = getattr(self.projector, "end_batch", None)
-            # Writes are pipelined on PostgreSQL: a projector reads back only what it has
-            # not seen in this batch, so most statements need no answer before the next.
+            # Writes are pipelined on PostgreSQL. A projector reads back only rows it has not
+            # seen in this batch, so most statements need no result before the next.
             events = []
             if apply_notification is None:
                 events = [self.event_store.mapper.to_domain_event(n) for n in pending]

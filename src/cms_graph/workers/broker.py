@@ -29,7 +29,7 @@ def create_broker(settings: Settings) -> dramatiq.Broker:
 def install_broker(broker: dramatiq.Broker) -> dramatiq.Broker:
     """Make ``broker`` the global broker and re-declare this project's actors on it.
 
-    Actors bind to the broker that is global when their module is imported; tests and
+    Actors bind to the broker that is global when their module is imported. Tests and
     the CLI choose the broker later, so the actors are moved over explicitly.
     """
     from cms_graph.workers.actors import ALL_ACTORS
