@@ -378,6 +378,51 @@ def test_updates_cross_processes_and_resume(
 
 
 @pytest.mark.timeout(NPM_CI_TIMEOUT_SECONDS + 240)
+def test_event_stream_cross_processes_resume(
+    api_pair: ApiPair, client_script: Path, subscribers: list[Subscriber]
+) -> None:
+    desk = api_pair.desk
+    url = api_pair.b.websocket_url
+    first = Subscriber(client_script, url, COMPLAINT_EVENTS, {"after": 0}, token=desk.cell)
+    subscribers.append(first)
+    number_one, id_one = desk.lodge_with_id()
+    number_two, id_two = desk.lodge_with_id()
+    desk.succeed("acknowledgeComplaint", {"complaintId": id_one}, token=desk.sdpo)
+    received = first.items(3)
+    first.kill()
+
+    number_three, id_three = desk.lodge_with_id()
+    add_note(desk, id_two, "Written while the stream was closed.")
+    second = Subscriber(
+        client_script,
+        url,
+        COMPLAINT_EVENTS,
+        {"after": received[-1]["position"]},
+        token=desk.cell,
+    )
+    subscribers.append(second)
+    resumed = second.items(2)
+    add_note(desk, id_three, "Written after the resume.")
+    resumed += second.items(1)
+
+    events = [(item["complaintId"], item["eventType"]) for item in received + resumed]
+    assert events == [
+        (id_one, "ComplaintLodged"),
+        (id_two, "ComplaintLodged"),
+        (id_one, "ComplaintAcknowledged"),
+        (id_three, "ComplaintLodged"),
+        (id_two, "NoteAdded"),
+        (id_three, "NoteAdded"),
+    ]
+    positions = [item["position"] for item in received + resumed]
+    assert positions == sorted(set(positions)), positions
+    numbers = [item["fields"]["trackingNumber"] for item in received + resumed]
+    assert numbers == [number_one, number_two, number_one, number_three, number_two, number_three]
+    # Oversight roles receive no personal fields.
+    assert all("complainantName" not in item["fields"] for item in received + resumed)
+
+
+@pytest.mark.timeout(NPM_CI_TIMEOUT_SECONDS + 240)
 def test_citizen_sees_public_view_only(
     api_pair: ApiPair, client_script: Path, subscribers: list[Subscriber]
 ) -> None:
@@ -438,6 +483,7 @@ def test_refused_subscriptions(
     outside_unit = first_error(STAFF_UPDATES, {"id": complaint_id}, token=other_circle)
     anonymous_staff = first_error(STAFF_UPDATES, {"id": complaint_id})
     no_integration = first_error(COMPLAINT_EVENTS, {}, token=integrator)
+    integrator_by_id = first_error(STAFF_UPDATES, {"id": complaint_id}, token=integrator)
     station_events = first_error(COMPLAINT_EVENTS, {}, token=desk.sdpo)
     bad_token = Subscriber(client_script, url, STAFF_UPDATES, {"id": complaint_id}, token="x.y.z")
     subscribers.append(bad_token)
@@ -450,6 +496,7 @@ def test_refused_subscriptions(
     assert anonymous_staff["extensions"]["code"] == "UNAUTHENTICATED"
     assert no_integration["extensions"]["code"] == "FORBIDDEN"
     assert "no active integration of kind SUBSCRIPTION" in no_integration["message"]
+    assert integrator_by_id["extensions"]["code"] == "FORBIDDEN"
     assert station_events["extensions"]["code"] == "FORBIDDEN"
     assert closed["event"] == "error"
     assert closed["error"]["code"] == 4403

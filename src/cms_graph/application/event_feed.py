@@ -201,7 +201,7 @@ class EventFeed:
         loop, event = self._loop, self._wake_event
         if loop is None or event is None or loop.is_closed():
             return
-        # RuntimeError: the loop closed between the check and the call, so nobody listens.
+        # RuntimeError: the loop closed between the check and the call, so no stream is open.
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(event.set)
 

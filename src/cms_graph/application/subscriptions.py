@@ -1,8 +1,8 @@
 """Who may subscribe to what, and what each subscriber receives per event.
 
-The rules are the queries' rules. Staff follow a complaint their unit may see; a citizen
-follows their own complaint with its tracking number and phone and receives only the
-public view; integrators receive every complaint event in their unit's scope, limited to
+The rules are the queries' rules. Staff follow a complaint their unit may see. A citizen
+follows their own complaint with its tracking number and phone, and receives only the
+public view. Integrators receive every complaint event in their unit's scope, limited to
 the fields their active integration allows. The complaint data comes from the complaint
 projection, caught up to the event's position first. It is the complaint as it stands
 when the item is built, so a replayed item can show later changes than its event.
@@ -36,6 +36,9 @@ from cms_graph.domain.values import OPEN_STATUSES, Role
 EVENTS_OPERATION = "complaintEvents"
 UPDATES_OPERATION = "complaintUpdated"
 EVENT_STREAM_ROLES = PROVINCE_WIDE_ROLES | {Role.INTEGRATOR}
+# Integrators receive complaint data only through complaintEvents, limited to the fields
+# of their integration, so they cannot follow a whole complaint by id.
+COMPLAINT_WATCH_ROLES = frozenset(Role) - {Role.INTEGRATOR}
 
 
 @dataclass(frozen=True)
@@ -131,10 +134,11 @@ class ComplaintSubscriptions:
     def watch_as_staff(self, principal: Principal, complaint_id: UUID) -> ComplaintWatch:
         """Authorise a staff user on a complaint their unit may see.
 
-        Raises Unauthenticated without a token and NotFound for a complaint that does not
-        exist or is outside the caller's units (recorded as a denied access).
+        Raises Unauthenticated without a token, Forbidden for an integrator, and NotFound
+        for a complaint that does not exist or is outside the caller's units (recorded as
+        a denied access).
         """
-        self.access.require_authenticated(principal, UPDATES_OPERATION)
+        self.access.require_role(principal, COMPLAINT_WATCH_ROLES, "follow a complaint by id")
         if self.queries.get(principal, complaint_id) is None:
             raise NotFound(
                 f"complaint {complaint_id} not found or outside your units",

@@ -47,7 +47,8 @@ class ComplaintUpdate:
     event_type: str
     occurred_at: datetime
     complaint: Complaint | None = strawberry.field(
-        description="The complaint as it stands now, for staff; null for complainants."
+        description="The complaint as it is when the item is sent (at least as new as the event),"
+        " for staff; null for complainants."
     )
     public_status: PublicComplaintStatus | None = strawberry.field(
         description="What the complainant may see, for complainants; null for staff."

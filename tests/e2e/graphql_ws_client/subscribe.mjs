@@ -25,7 +25,7 @@ function parseArguments(argv) {
   }
   const [url, query, variables] = positional;
   if (!url || !query) {
-    process.stderr.write("usage: node subscribe.mjs URL QUERY [VARIABLES_JSON] [--token T]\n");
+    process.stderr.write("usage: node subscribe.mjs URL QUERY [VARIABLES_JSON] [--token T] [--header-token T]\n");
     process.exit(2);
   }
   return { url, query, variables: variables ? JSON.parse(variables) : undefined, options };
