@@ -154,7 +154,9 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             authenticate_connection(context, self.tokens)
         except Unauthenticated as error:
-            raise ConnectionRejectionError({"message": error.message, "code": error.code}) from None
+            # graphql-transport-ws has no message for a rejection: only the close code.
+            logger.info("WebSocket connection rejected: %s", error.message)
+            raise ConnectionRejectionError() from None
         # Strawberry sends a plain connection_ack for UNSET, whose declared type is Any.
         acknowledgement: UnsetType = UNSET
         return acknowledgement
