@@ -235,3 +235,24 @@ def test_feed_retries_after_read_failure() -> None:
         await feed.stop()
 
     run(scenario)
+
+
+def test_feed_restarts_in_new_loop() -> None:
+    log = MemoryLog()
+    feed = EventFeed(log, poll_seconds=60)
+
+    async def first_loop() -> None:
+        await within(feed.start())
+        await feed.stop()
+
+    async def second_loop() -> list[int]:
+        log.append()
+        stream = feed.stream(after=0, wanted=everything)
+        positions = await take(stream, 1)
+        await stream.aclose()
+        await feed.stop()
+        return positions
+
+    asyncio.run(first_loop())
+
+    assert asyncio.run(second_loop()) == [1]

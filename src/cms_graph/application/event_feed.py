@@ -189,7 +189,8 @@ class EventFeed:
         for subscriber in self._subscribers:
             subscriber.queue.put_nowait(_STOPPED)
         self._subscribers.clear()
-        self._loop = None
+        # The next start may run in another event loop, which needs its own lock.
+        self._loop, self._start_lock = None, None
         if tasks:
             logger.info("event feed stopped at position %d", self.position)
 
