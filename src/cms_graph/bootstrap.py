@@ -23,6 +23,7 @@ from cms_graph.adapters.event_store import (
     open_event_store,
 )
 from cms_graph.adapters.migrations import migrate
+from cms_graph.adapters.notification_log import PostgresCommitListener, StoreNotificationLog
 from cms_graph.adapters.policy_files import load_policy
 from cms_graph.adapters.tracking_numbers import TrackingNumberIndex
 from cms_graph.adapters.unit_files import load_hierarchy
@@ -33,8 +34,12 @@ from cms_graph.application.case_history import CaseHistory
 from cms_graph.application.complaints import ComplaintService
 from cms_graph.application.escalation_queries import EscalationQueries
 from cms_graph.application.escalations import EscalationService
+from cms_graph.application.event_feed import EventFeed
 from cms_graph.application.identity import AccessPolicy
+from cms_graph.application.integration_directory import IntegrationDirectory
+from cms_graph.application.no_integrations import NoIntegrations
 from cms_graph.application.queries import ComplaintQueries
+from cms_graph.application.subscriptions import ComplaintSubscriptions
 from cms_graph.domain.units import UnitHierarchy
 from cms_graph.projections.audit_chain import AuditChainProjector
 from cms_graph.projections.audit_trail import AuditTrailProjector
@@ -66,6 +71,9 @@ class Container:
     audit_trail: ProjectionRunner
     audit_queries: AuditTrailQueries
     case_history: CaseHistory
+    # The notification-log reader behind GraphQL subscriptions, and their access rules.
+    event_feed: EventFeed
+    subscriptions: ComplaintSubscriptions
     # Called after each commit, after the read model caught up; the worker setup uses it
     # to send the catch-up message for the other projections.
     commit_listeners: list[Callable[[int], None]] = field(default_factory=list)
@@ -74,6 +82,8 @@ class Container:
     deadline_listeners: list[Callable[[list[ScheduledDeadline]], None]] = field(
         default_factory=list
     )
+    # Active integrations; empty until the integrations feature provides a directory.
+    integration_directory: IntegrationDirectory = field(default_factory=NoIntegrations)
 
     @property
     def projections(self) -> list[ProjectionRunner]:
@@ -233,6 +243,19 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         policy=load_policy(settings.sla_policy),
         audit=audit,
     )
+    queries = ComplaintQueries(database, access, vault, clock, audit)
+    event_feed = EventFeed(
+        StoreNotificationLog(event_store),
+        poll_seconds=settings.projection_poll_seconds,
+        queue_size=settings.subscription_queue_size,
+        commit_listener=(
+            PostgresCommitListener(
+                settings.database_url, retry_seconds=settings.projection_poll_seconds
+            )
+            if settings.database_url
+            else None
+        ),
+    )
     container = Container(
         settings=settings,
         clock=clock,
@@ -243,7 +266,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         tracking_numbers=tracking_numbers,
         access=access,
         complaints=complaints,
-        queries=ComplaintQueries(database, access, vault, clock, audit),
+        queries=queries,
         complaint_projection=complaint_projection,
         escalations=escalations,
         escalation_projection=escalation_projection,
@@ -252,7 +275,17 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         audit_trail=runner("audit_trail"),
         audit_queries=AuditTrailQueries(database, access),
         case_history=CaseHistory(event_store, database, access),
+        event_feed=event_feed,
+        subscriptions=ComplaintSubscriptions(
+            queries,
+            access,
+            lambda position: complaint_projection.catch_up(until=position),
+            lambda: container.integration_directory,
+            clock,
+        ),
     )
+    # A commit in this process wakes the feed at once, on SQLite as well.
+    container.commit_listeners.append(event_feed.wake)
     complaints.after_commit = container.after_commit
     escalations.after_commit = container.after_commit
     audit.after_commit = container.after_commit

@@ -58,6 +58,12 @@ class Settings(BaseSettings):
         description="create and migrate tables at start; off when the service runs as a"
         " role without CREATE, after 'cms-graph migrate' ran as the owner",
     )
+    subscription_queue_size: int = Field(
+        default=1000,
+        ge=1,
+        le=1_000_000,
+        description="events a subscriber may fall behind before its subscription ends",
+    )
     demo_data: bool = Field(default=True, description="lodge demo complaints on an empty store")
 
     @field_validator("database_url")

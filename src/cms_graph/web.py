@@ -18,14 +18,18 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
+from strawberry.types.unset import UNSET, UnsetType
 
 from cms_graph.adapters.tokens import TokenService
 from cms_graph.bootstrap import Container, build_container
-from cms_graph.graphql.context import Context, build_context
+from cms_graph.domain.errors import Unauthenticated
+from cms_graph.graphql.context import Context, authenticate_connection, build_context
 from cms_graph.graphql.schema import build_schema
 from cms_graph.metrics import Metrics
 from cms_graph.request_middleware import RequestContextMiddleware
@@ -141,6 +145,22 @@ class GraphQLApp(GraphQL[Context, None]):
             self.container, self.tokens, connection, connection.headers.get("authorization")
         )
 
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticate a WebSocket at connection_init, from its payload or header.
+
+        An invalid token closes the connection with 4403, as graphql-transport-ws does
+        for a rejected connection; without a token the caller is anonymous.
+        """
+        try:
+            authenticate_connection(context, self.tokens)
+        except Unauthenticated as error:
+            # graphql-transport-ws has no message for a rejection: only the close code.
+            logger.info("WebSocket connection rejected: %s", error.message)
+            raise ConnectionRejectionError() from None
+        # Strawberry sends a plain connection_ack for UNSET, whose declared type is Any.
+        acknowledgement: UnsetType = UNSET
+        return acknowledgement
+
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         """Return the response template, with the media type the client accepts."""
         sub_response = await super().get_sub_response(request)
@@ -227,6 +247,8 @@ def create_app(
         tokens,
         graphql_ide="graphiql" if not settings.is_production else None,
         allow_queries_via_get=True,
+        # The legacy graphql-ws protocol stays off: the contract names only this one.
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
 
     @contextlib.asynccontextmanager
@@ -240,6 +262,7 @@ def create_app(
         try:
             yield
         finally:
+            await container.event_feed.stop()
             if handle is not None:
                 handle.stop()
             else:

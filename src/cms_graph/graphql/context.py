@@ -27,6 +27,8 @@ class Context:
     _principal: Principal | None = None
     _auth_error: DomainError | None = None
     loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
+    # The graphql-transport-ws connection_init payload; strawberry sets it on WebSockets.
+    connection_params: dict[str, Any] | None = None
 
     @property
     def principal(self) -> Principal:
@@ -53,6 +55,14 @@ class Context:
 
             self.loaders[key] = DataLoader(load_fn=load)
         return self.loaders[key]
+
+
+def authorization_in(params: dict[str, Any] | None) -> str | None:
+    """Return the Authorization entry of a connection_init payload, matched in any case."""
+    for key, value in (params or {}).items():
+        if key.lower() == "authorization" and isinstance(value, str):
+            return value
+    return None
 
 
 def principal_from_header(authorization: str | None, tokens: TokenService) -> Principal:
@@ -94,6 +104,28 @@ def build_context(
     return Context(container, request, _principal=principal)
 
 
+def authenticate_connection(context: Context, tokens: TokenService) -> None:
+    """Take the caller from the connection_init payload, when it carries a token.
+
+    A token in the payload replaces one sent in the upgrade request's header. Raises
+    Unauthenticated when the token in force is invalid.
+    """
+    authorization = authorization_in(context.connection_params)
+    if authorization is not None:
+        request = context.request
+        rebuilt = build_context(context.container, tokens, request, authorization)
+        context._principal, context._auth_error = rebuilt._principal, rebuilt._auth_error
+    if context._auth_error is not None:
+        raise context._auth_error
+
+
 Info = StrawberryInfo[Context, None]
 
-__all__ = ["Context", "Info", "build_context", "principal_from_header"]
+__all__ = [
+    "Context",
+    "Info",
+    "authenticate_connection",
+    "authorization_in",
+    "build_context",
+    "principal_from_header",
+]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionResult
 
 from cms_graph.domain.errors import DomainError
 
@@ -32,6 +34,12 @@ class ErrorCodes(SchemaExtension):
             return
         result.errors = [self._with_code(error) for error in result.errors]
 
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        # Each result of a subscription is sent as it comes, before on_operation ends.
+        if isinstance(result, ExecutionResult) and result.errors:
+            result.errors = [self._with_code(error) for error in result.errors]
+        yield
+
     @staticmethod
     def _with_code(error: GraphQLError) -> GraphQLError:
         original = error.original_error
@@ -56,6 +64,8 @@ class ErrorCodes(SchemaExtension):
             extensions["code"] = original.code
             if original.field:
                 extensions["field"] = list(original.field)
+            # Errors may add their own entries, such as a subscription's resume position.
+            extensions.update(getattr(original, "extensions", None) or {})
             return GraphQLError(
                 original.message, nodes=error.nodes, path=error.path, extensions=extensions
             )

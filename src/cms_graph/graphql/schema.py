@@ -20,6 +20,7 @@ from cms_graph.graphql.errors import ErrorCodes
 from cms_graph.graphql.mutations import Mutation
 from cms_graph.graphql.operation_names import OperationNames
 from cms_graph.graphql.queries import Query
+from cms_graph.graphql.subscriptions import Subscription
 from cms_graph.graphql.types import Complaint
 
 MAX_QUERY_DEPTH = 12
@@ -52,6 +53,7 @@ def build_schema(*, production: bool = False) -> strawberry.Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Complaint],
         extensions=extensions,  # type: ignore[arg-type]  # instances and classes are both accepted
         config=StrawberryConfig(auto_camel_case=True),
