@@ -260,9 +260,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         audit=audit,
     )
     tokens = TokenService(settings.signing_secret(), issuer=settings.jwt_issuer, units=units)
-    integration_directory = IntegrationQueries(
-        database, access, settings.integration_signing_key()
-    )
+    integration_directory = IntegrationQueries(database, access, settings.integration_signing_key())
     integrations = IntegrationService(
         event_store=event_store,
         access=access,

@@ -128,9 +128,10 @@ def test_revocation_takes_effect_at_once(container: Container) -> None:
 
     # No catch-up here: the revoke call itself brought the directory up to date.
     assert container.integration_directory.active() == []
-    assert container.integration_directory.active_for_principal(
-        f"integration:{integration_id}"
-    ) is None
+    assert (
+        container.integration_directory.active_for_principal(f"integration:{integration_id}")
+        is None
+    )
     assert container.integration_directory.signing_secret(integration_id) is None
     with pytest.raises(Unauthenticated, match="the API key is not valid"):
         container.integrations.issue_token(integration_id, credentials.api_key)
@@ -185,7 +186,7 @@ def test_secrets_absent_from_store(container: Container) -> None:
 
     notifications = container.event_store.recorder.select_notifications(start=None, limit=1000)
     stored = b"".join(notification.state for notification in notifications)
-    assert b"\"credential_generation\":2" in stored
+    assert b'"credential_generation":2' in stored
     for credentials in (issued, rotated):
         assert credentials.api_key.encode() not in stored
         assert credentials.signing_secret.encode() not in stored

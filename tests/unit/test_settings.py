@@ -66,8 +66,9 @@ def test_export_fields_unknown_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CMS_EXPORT_FIELDS", "status,officerName")
     with pytest.raises(SettingsError) as raised:
         load_settings(_env_file=None)
-    assert "CMS_EXPORT_FIELDS: Value error, CMS_EXPORT_FIELDS has unknown field 'officerName'" in str(
-        raised.value
+    assert (
+        "CMS_EXPORT_FIELDS: Value error, CMS_EXPORT_FIELDS has unknown field 'officerName'"
+        in str(raised.value)
     )
 
 

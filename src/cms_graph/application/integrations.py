@@ -145,9 +145,7 @@ class IntegrationService:
         return IntegrationResult(integration_id)
 
     def rotate_credentials(self, principal: Principal, integration_id: UUID) -> IntegrationResult:
-        self.access.require_role(
-            principal, ADMINISTRATOR_ROLES, "rotate integration credentials"
-        )
+        self.access.require_role(principal, ADMINISTRATOR_ROLES, "rotate integration credentials")
         integration = get_integration(self.event_store, integration_id)
         api_key = new_api_key()
         generation = integration.rotate_credentials(

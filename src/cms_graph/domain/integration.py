@@ -90,8 +90,7 @@ def check_endpoint(kind: IntegrationKind, endpoint: str | None) -> str | None:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not host:
         raise InvalidInput(
-            f"endpoint {text[:100]!r} is not a valid URL: expected http://host/… or"
-            " https://host/…",
+            f"endpoint {text[:100]!r} is not a valid URL: expected http://host/… or https://host/…",
             field=("endpoint",),
         )
     if parts.username or parts.password:
@@ -114,8 +113,7 @@ def check_event_types(kind: IntegrationKind, event_types: Iterable[str]) -> tupl
     unknown = [name for name in names if name not in valid]
     if unknown:
         raise InvalidInput(
-            f"eventTypes has unknown event type {unknown[0]!r}: valid types are"
-            f" {', '.join(valid)}",
+            f"eventTypes has unknown event type {unknown[0]!r}: valid types are {', '.join(valid)}",
             field=("eventTypes",),
         )
     if kind is IntegrationKind.EXPORT and names:

@@ -365,9 +365,7 @@ class IntegrationQuery:
         directory = info.context.container.integration_directory
         principal = info.context.principal
         statuses = tuple(IntegrationStatus(value) for value in status or ())
-        records = await run_in_threadpool(
-            lambda: directory.list_integrations(principal, statuses)
-        )
+        records = await run_in_threadpool(lambda: directory.list_integrations(principal, statuses))
         return [Integration.of(record) for record in records]
 
     @strawberry.field(description="One integration by id; same roles as integrations.")
