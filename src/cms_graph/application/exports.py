@@ -98,6 +98,7 @@ class ExportService:
         clock: Clock,
         staff_fields: tuple[str, ...],
         max_rows: int,
+        page_size: int = MAX_PAGE_SIZE,
         after_commit: Callable[[int], None] = lambda _notification_id: None,
     ) -> None:
         self.queries = queries
@@ -108,6 +109,7 @@ class ExportService:
         self.clock = clock
         self.staff_fields = staff_fields
         self.max_rows = max_rows
+        self.page_size = page_size
         self.after_commit = after_commit
 
     def export(
@@ -200,7 +202,7 @@ class ExportService:
         after: str | None = None
         first_page = True
         while True:
-            page = self.queries.page(principal, criteria, first=MAX_PAGE_SIZE, after=after)
+            page = self.queries.page(principal, criteria, first=self.page_size, after=after)
             if first_page and page.total_count > self.max_rows:
                 raise InvalidInput(
                     f"the filter matches {page.total_count} complaints; an export holds at"
