@@ -9,10 +9,12 @@ import pytest
 from cms_graph.application.identity import Principal
 from cms_graph.application.integration_directory import IntegrationKind
 from cms_graph.application.integrations import IntegrationResult
-from cms_graph.bootstrap import Container
+from cms_graph.bootstrap import Container, build_projectors
 from cms_graph.domain.errors import Forbidden, InvalidInput, InvalidTransition, Unauthenticated
 from cms_graph.domain.integration import IntegrationStatus
 from cms_graph.domain.values import Role
+from cms_graph.projections.digest import TABLE_KEYS, projection_digest
+from cms_graph.projections.rebuild import rebuild
 
 REQUESTER = Principal("admin-requester", Role.ADMIN, "pb", amr=("pwd", "otp"))
 APPROVER = Principal("admin-approver", Role.ADMIN, "pb", amr=("pwd", "otp"))
@@ -243,3 +245,33 @@ def test_listing_needs_reader_role(container: Container) -> None:
         container.integration_directory.list_integrations(
             Principal("sdpo-1", Role.SDPO, "pb_lahore-c1")
         )
+
+
+def test_rebuild_matches_live(container: Container) -> None:
+    revoked = request_webhook(container)
+    activate(container, revoked)
+    container.integrations.rotate_credentials(APPROVER, revoked)
+    container.integrations.revoke(APPROVER, revoked, "Replaced by a new link")
+    rejected = request_webhook(container)
+    container.integrations.reject(APPROVER, rejected, "Duplicate request")
+    pending = request_webhook(container)
+    container.integrations.approve(APPROVER, pending)
+    container.catch_up_all()
+
+    projector = build_projectors(container.settings, container.units)["integrations"]
+    assert set(projector.tables) <= set(TABLE_KEYS)
+    before = projection_digest(container.database, projector.tables)
+    result = rebuild(
+        container.database,
+        container.event_store,
+        projector,
+        data_dir=container.settings.data_dir,
+        batch_size=3,
+    )
+    assert result.events == event_count(container)
+    assert projection_digest(container.database, projector.tables) == before
+    statuses = sorted(
+        record.status.value
+        for record in container.integration_directory.list_integrations(INTEGRITY)
+    )
+    assert statuses == ["PENDING_APPROVAL", "REJECTED", "REVOKED"]
