@@ -129,7 +129,7 @@ class Container:
         """Bring the integrations projection up to this commit, then run ``after_commit``.
 
         A revocation must reach the directory before the mutation returns, so a failure
-        here is logged as an error; the follower retries at its next wake-up.
+        here is logged as an error. The projection follower retries at its next wake-up.
         """
         try:
             self.integration_projection.catch_up(until=notification_id)

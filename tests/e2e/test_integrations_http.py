@@ -1,7 +1,7 @@
 """Integrations and exports over real HTTP, against the app served by uvicorn.
 
-Every test runs on SQLite and on PostgreSQL. Administrators sign in with OTP where the
-rules need a second factor; the integrator authenticates with the token it gets for its
+Every test runs on SQLite and on PostgreSQL. Administrators use tokens with OTP where the
+rules need a second factor. The integrator authenticates with the token it gets for its
 API key, as an outside system would.
 """
 

@@ -118,7 +118,7 @@ class ExportService:
         """Return the matching complaints as CSV with a header row of ``requested``.
 
         Raises InvalidInput for an unknown field or too many rows, and Forbidden for a
-        field the caller may not export; both name the field and the allowed ones.
+        field the caller may not export. Both messages name the field and the valid ones.
         """
         self.access.require_authenticated(principal, OPERATION)
         chosen = validate_fields(requested, field=("fields",))
@@ -205,9 +205,9 @@ class ExportService:
             page = self.queries.page(principal, criteria, first=self.page_size, after=after)
             if first_page and page.total_count > self.max_rows:
                 raise InvalidInput(
-                    f"the filter matches {page.total_count} complaints; an export holds at"
-                    f" most {self.max_rows} (CMS_EXPORT_MAX_ROWS): narrow the filter, for"
-                    " example with lodgedAfter and lodgedBefore",
+                    f"the filter matches {page.total_count} complaints, but an export may"
+                    f" contain at most {self.max_rows} (CMS_EXPORT_MAX_ROWS): narrow the"
+                    " filter, for example with lodgedAfter and lodgedBefore",
                     field=("filter",),
                 )
             first_page = False

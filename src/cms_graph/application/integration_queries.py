@@ -20,7 +20,7 @@ from cms_graph.application.integration_directory import ActiveIntegration, Integ
 from cms_graph.domain.integration import IntegrationStatus
 from cms_graph.domain.values import Role
 
-# Who may list integrations: the administrators who approve them, the IGP, and the
+# Roles that may list integrations: the administrators who approve them, the IGP, and the
 # integrity unit, which audits where complaint data goes.
 INTEGRATION_READER_ROLES = frozenset({Role.ADMIN, Role.ADDL_IGP, Role.IGP, Role.INTEGRITY_UNIT})
 
@@ -125,17 +125,6 @@ class IntegrationQueries:
             self._server_key, integration_id, record.credential_generation
         )
         return secret.encode("ascii")
-
-    def api_key_hash(self, integration_id: UUID) -> str | None:
-        """Return the current key hash of an active integration, for token exchange."""
-        with self.database.read() as cursor:
-            cursor.execute(
-                "SELECT api_key_hash FROM integrations_view"
-                " WHERE integration_id = :id AND status = :status",
-                {"id": str(integration_id), "status": IntegrationStatus.ACTIVE.value},
-            )
-            row = cursor.fetchone()
-        return row["api_key_hash"] if row else None
 
     # Staff reads.
 

@@ -186,7 +186,7 @@ class IntegrationService:
             caller = requester or Principal.anonymous()
             self.access.deny(caller, None, "issueIntegratorToken", "API key rejected")
             logger.info(
-                "integrator token refused for integration %s (status %s)",
+                "integrator token rejected for integration %s (status %s)",
                 integration_id,
                 integration.status.value if integration else "not found",
             )

@@ -1,10 +1,10 @@
 """The ``Integration`` aggregate: an outside system's access to complaint data.
 
 An integration is requested by one administrator and becomes active only after two other
-administrators approve it, each having passed a second factor. Rejection ends a request;
-revocation ends an active integration. Credentials are issued by the application when the
-second approval lands and on each rotation; the events carry only a hash of the API key
-and a generation number, never the key or the webhook signing secret.
+administrators approve it, each having passed a second factor. Rejection ends a request,
+and revocation ends an active integration. The application issues credentials with the
+second approval and with each rotation. The events carry only a hash of the API key and a
+generation number, never the key or the webhook signing secret.
 
 Like the complaint, each command checks its rules in ``check_…`` steps before it triggers
 an event, so a rejected command writes nothing.
@@ -25,9 +25,9 @@ from cms_graph.domain.complaint import MAX_REASON_LENGTH, Complaint, check_text
 from cms_graph.domain.errors import Forbidden, InvalidInput, InvalidTransition
 from cms_graph.domain.values import Actor, Role
 
-# Who may request, approve, reject, revoke and rotate. Approval and rotation also need a
-# second factor; requesting, rejecting and revoking do not, so that stopping a data flow
-# is never harder than starting one.
+# Roles that may request, approve, reject, revoke and rotate. Approval and rotation also
+# need a second factor. Requesting, rejecting and revoking do not, so that stopping a data
+# flow is never harder than starting one.
 ADMINISTRATOR_ROLES = frozenset({Role.ADMIN, Role.ADDL_IGP})
 REQUIRED_APPROVALS = 2
 MAX_NAME_LENGTH = 200
@@ -289,9 +289,9 @@ class Integration(Aggregate):
     ) -> bool:
         """Add an approval; return True when it activates the integration.
 
-        ``api_key_hash`` is the hash of the key the application will hand out if this
-        approval activates the integration; an approval that does not activate it drops
-        the hash and records None.
+        ``api_key_hash`` is the hash of the key that the application hands out if this
+        approval activates the integration. An approval that does not activate it records
+        None in place of the hash.
         """
         self.check_status("approve", IntegrationStatus.PENDING_APPROVAL)
         self.check_approver(actor, second_factor)
