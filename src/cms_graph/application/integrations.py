@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 AfterCommit = Callable[[int], None]
 # Long enough for a batch of work, short enough that a rotated-away key's last token
 # does not live on for long.
+# NOTE: a token issued before a rotation stays valid until it expires, because tokens carry
+# no credential generation. Revocation stops its use at once: exports check the directory.
 INTEGRATOR_TOKEN_LIFETIME = timedelta(minutes=15)
 
 
@@ -196,6 +198,9 @@ class IntegrationService:
             )
         assert integration is not None
 
+        # NOTE: the root unit lets the token reach every complaint. Exports limit an
+        # integrator to its allowed fields, but the complaints query does not limit the
+        # INTEGRATOR role yet, so such a token can read non-personal fields there.
         token = self.tokens.issue(
             subject=integration_principal(integration_id),
             role=Role.INTEGRATOR,

@@ -20,6 +20,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+# The one import from the application layer: the shared contract defines the kinds, and
+# that module imports nothing but the standard library.
 from cms_graph.application.integration_directory import IntegrationKind
 from cms_graph.domain.complaint import MAX_REASON_LENGTH, Complaint, check_text
 from cms_graph.domain.errors import Forbidden, InvalidInput, InvalidTransition
