@@ -25,6 +25,7 @@ from cms_graph.adapters.event_store import (
 from cms_graph.adapters.migrations import migrate
 from cms_graph.adapters.notification_log import PostgresCommitListener, StoreNotificationLog
 from cms_graph.adapters.policy_files import load_policy
+from cms_graph.adapters.tokens import TokenService
 from cms_graph.adapters.tracking_numbers import TrackingNumberIndex
 from cms_graph.adapters.unit_files import load_hierarchy
 from cms_graph.adapters.vault import PersonalDataVault
@@ -35,9 +36,10 @@ from cms_graph.application.complaints import ComplaintService
 from cms_graph.application.escalation_queries import EscalationQueries
 from cms_graph.application.escalations import EscalationService
 from cms_graph.application.event_feed import EventFeed
+from cms_graph.application.exports import ExportService
 from cms_graph.application.identity import AccessPolicy
-from cms_graph.application.integration_directory import IntegrationDirectory
-from cms_graph.application.no_integrations import NoIntegrations
+from cms_graph.application.integration_queries import IntegrationQueries
+from cms_graph.application.integrations import IntegrationService
 from cms_graph.application.queries import ComplaintQueries
 from cms_graph.application.subscriptions import ComplaintSubscriptions
 from cms_graph.domain.units import UnitHierarchy
@@ -45,6 +47,7 @@ from cms_graph.projections.audit_chain import AuditChainProjector
 from cms_graph.projections.audit_trail import AuditTrailProjector
 from cms_graph.projections.complaints import ComplaintViewProjector
 from cms_graph.projections.escalations import EscalationProjector, ScheduledDeadline
+from cms_graph.projections.integrations import IntegrationProjector
 from cms_graph.projections.runner import ProjectionRunner, Projector
 from cms_graph.settings import Settings
 
@@ -74,6 +77,11 @@ class Container:
     # The notification-log reader behind GraphQL subscriptions, and their access rules.
     event_feed: EventFeed
     subscriptions: ComplaintSubscriptions
+    integrations: IntegrationService
+    integration_projection: ProjectionRunner
+    # The directory of active integrations that senders and exports read.
+    integration_directory: IntegrationQueries
+    exports: ExportService
     # Called after each commit, after the read model caught up; the worker setup uses it
     # to send the catch-up message for the other projections.
     commit_listeners: list[Callable[[int], None]] = field(default_factory=list)
@@ -83,7 +91,6 @@ class Container:
         default_factory=list
     )
     # Active integrations; empty until the integrations feature provides a directory.
-    integration_directory: IntegrationDirectory = field(default_factory=NoIntegrations)
 
     @property
     def projections(self) -> list[ProjectionRunner]:
@@ -92,6 +99,7 @@ class Container:
             self.escalation_projection,
             self.audit_chain,
             self.audit_trail,
+            self.integration_projection,
         ]
 
     def deadlines_scheduled(self, deadlines: list[ScheduledDeadline]) -> None:
@@ -123,6 +131,20 @@ class Container:
                     getattr(listener, "__name__", "a commit listener"),
                     error,
                 )
+
+    def after_integration_commit(self, notification_id: int) -> None:
+        """Bring the integrations projection up to this commit, then run ``after_commit``.
+
+        A revocation must reach the directory before the mutation returns, so a failure
+        here is logged as an error. The projection follower retries at its next wake-up.
+        """
+        try:
+            self.integration_projection.catch_up(until=notification_id)
+        except Exception:
+            logger.exception(
+                "inline integrations catch-up after notification %d failed", notification_id
+            )
+        self.after_commit(notification_id)
 
     def deadlines_scheduled_safely(self, deadlines: list[ScheduledDeadline]) -> None:
         try:
@@ -172,6 +194,7 @@ def build_projectors(settings: Settings, units: UnitHierarchy) -> dict[str, Proj
         EscalationProjector(units),
         AuditChainProjector(settings.audit_signing_key()),
         AuditTrailProjector(),
+        IntegrationProjector(),
     ]
     return {projector.name: projector for projector in projectors}
 
@@ -243,7 +266,26 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         policy=load_policy(settings.sla_policy),
         audit=audit,
     )
+    tokens = TokenService(settings.signing_secret(), issuer=settings.jwt_issuer, units=units)
+    integration_directory = IntegrationQueries(database, access, settings.integration_signing_key())
+    integrations = IntegrationService(
+        event_store=event_store,
+        access=access,
+        clock=clock,
+        tokens=tokens,
+        server_key=settings.integration_signing_key(),
+    )
     queries = ComplaintQueries(database, access, vault, clock, audit)
+    exports = ExportService(
+        queries=queries,
+        access=access,
+        vault=vault,
+        directory=integration_directory,
+        event_store=event_store,
+        clock=clock,
+        staff_fields=settings.export_fields,
+        max_rows=settings.export_max_rows,
+    )
     event_feed = EventFeed(
         StoreNotificationLog(event_store),
         poll_seconds=settings.projection_poll_seconds,
@@ -283,12 +325,18 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
             lambda: container.integration_directory,
             clock,
         ),
+        integrations=integrations,
+        integration_projection=runner("integrations"),
+        integration_directory=integration_directory,
+        exports=exports,
     )
     # A commit in this process wakes the feed at once, on SQLite as well.
     container.commit_listeners.append(event_feed.wake)
     complaints.after_commit = container.after_commit
     escalations.after_commit = container.after_commit
     audit.after_commit = container.after_commit
+    integrations.after_commit = container.after_integration_commit
+    exports.after_commit = container.after_commit
     escalation_projector = projectors["escalations"]
     assert isinstance(escalation_projector, EscalationProjector)
     escalation_projector.set_schedule(container.deadlines_scheduled_safely)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import secrets
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from cms_graph.application.field_limits import COMPLAINT_FIELDS, validate_fields
+from cms_graph.domain.errors import InvalidInput
 
 
 class Environment(StrEnum):
@@ -40,6 +44,16 @@ class Settings(BaseSettings):
     audit_key: str | None = Field(
         default=None, min_length=32, description="HMAC key that signs hash-chain checkpoints"
     )
+    integration_key: str | None = Field(
+        default=None,
+        min_length=32,
+        description="HMAC key from which integrations' webhook signing secrets are derived",
+    )
+    export_fields: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=COMPLAINT_FIELDS,
+        description="comma-separated complaint fields that staff may export",
+    )
+    export_max_rows: int = Field(default=10_000, ge=1, le=1_000_000)
     jwt_issuer: str = "cms-graph"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -88,6 +102,20 @@ class Settings(BaseSettings):
             raise ValueError(f"must start with redis:// or amqp://, got scheme {scheme!r}")
         return value
 
+    @field_validator("export_fields", mode="before")
+    @classmethod
+    def _check_export_fields(cls, value: object) -> tuple[str, ...]:
+        names = value.split(",") if isinstance(value, str) else value
+        if not isinstance(names, list | tuple):
+            raise ValueError(f"must be a comma-separated list of fields, got {value!r}")
+        try:
+            return validate_fields(
+                [str(name).strip() for name in names if str(name).strip()],
+                field=("CMS_EXPORT_FIELDS",),
+            )
+        except InvalidInput as error:
+            raise ValueError(error.message) from None
+
     @field_validator("log_level")
     @classmethod
     def _check_log_level(cls, value: str) -> str:
@@ -120,6 +148,8 @@ class Settings(BaseSettings):
                 missing.append("CMS_JWT_SECRET (32+ characters)")
             if not self.audit_key:
                 missing.append("CMS_AUDIT_KEY (32+ characters)")
+            if not self.integration_key:
+                missing.append("CMS_INTEGRATION_KEY (32+ characters)")
             if missing:
                 raise ValueError("required in production: " + "; ".join(missing))
         return self
@@ -146,6 +176,10 @@ class Settings(BaseSettings):
     def audit_signing_key(self) -> bytes:
         """Return the checkpoint key, creating a development one under the data directory."""
         return (self.audit_key or self._development_secret("dev-audit-key")).encode()
+
+    def integration_signing_key(self) -> bytes:
+        """Return the integration key, creating a development one under the data directory."""
+        return (self.integration_key or self._development_secret("dev-integration-key")).encode()
 
     def _development_secret(self, name: str) -> str:
         path = self.data_dir / name

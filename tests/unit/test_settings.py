@@ -37,7 +37,8 @@ def test_production_needs_secret(monkeypatch: pytest.MonkeyPatch) -> None:
         load_settings(_env_file=None)
     assert str(raised.value) == (
         "invalid settings:\n  settings: Value error, required in production:"
-        " CMS_JWT_SECRET (32+ characters); CMS_AUDIT_KEY (32+ characters)"
+        " CMS_JWT_SECRET (32+ characters); CMS_AUDIT_KEY (32+ characters);"
+        " CMS_INTEGRATION_KEY (32+ characters)"
     )
 
 
@@ -53,3 +54,27 @@ def test_development_secret_persists(tmp_path: Path) -> None:
     assert first == settings.signing_secret()
     assert len(first) >= 32
     assert (tmp_path / "dev-jwt-secret").stat().st_mode & 0o077 == 0
+
+
+def test_export_fields_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CMS_EXPORT_FIELDS", "status, complainantName,category")
+    settings = load_settings(_env_file=None)
+    assert settings.export_fields == ("status", "category", "complainantName")
+
+
+def test_export_fields_unknown_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CMS_EXPORT_FIELDS", "status,officerName")
+    with pytest.raises(SettingsError) as raised:
+        load_settings(_env_file=None)
+    assert (
+        "CMS_EXPORT_FIELDS: Value error, CMS_EXPORT_FIELDS has unknown field 'officerName'"
+        in str(raised.value)
+    )
+
+
+def test_development_integration_key_persists(tmp_path: Path) -> None:
+    settings = load_settings(_env_file=None, data_dir=tmp_path)
+    first = settings.integration_signing_key()
+    assert first == settings.integration_signing_key()
+    assert len(first) >= 32
+    assert (tmp_path / "dev-integration-key").stat().st_mode & 0o077 == 0

@@ -122,9 +122,22 @@ class AccessPolicy:
             self.deny(principal, complaint_id, action, error.message)
             raise error
 
-    def scope_path(self, principal: Principal) -> str | None:
-        """Return the unit path prefix the caller may see, or None for the whole province."""
+    def scope_path(self, principal: Principal, *, for_integration: bool = False) -> str | None:
+        """Return the unit path prefix the caller may see, or None for the whole province.
+
+        Integrators read complaints only through their approved integration (export,
+        subscription or webhook), which limits the fields; those paths pass
+        ``for_integration``. Every other read by an integrator raises ``Forbidden``.
+        """
         self.require_authenticated(principal)
+        if principal.role is Role.INTEGRATOR and not for_integration:
+            error = Forbidden(
+                "role INTEGRATOR may not query complaints directly: an integrator receives"
+                " the fields its approved integration allows through exportComplaints,"
+                " complaintEvents or webhooks"
+            )
+            self.deny(principal, None, "query complaints", error.message)
+            raise error
         if principal.role in PROVINCE_WIDE_ROLES:
             return None
         assert principal.unit_id is not None

@@ -10,17 +10,10 @@ seen by the next lookup.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
 
-
-class IntegrationKind(StrEnum):
-    """The channel through which an integration receives complaint data."""
-
-    WEBHOOK = "WEBHOOK"
-    SUBSCRIPTION = "SUBSCRIPTION"
-    EXPORT = "EXPORT"
+from cms_graph.domain.integration_kind import IntegrationKind
 
 
 @dataclass(frozen=True)

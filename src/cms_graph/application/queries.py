@@ -169,8 +169,13 @@ class ComplaintQueries:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
+        for_integration: bool = False,
     ) -> Page:
-        """Return one page, newest first, with keyset cursors over (lodged_at, id)."""
+        """Return one page, newest first, with keyset cursors over (lodged_at, id).
+
+        ``for_integration`` is for exports on behalf of an approved integration, which
+        limit the fields themselves.
+        """
         if first is not None and last is not None:
             raise InvalidInput("pass first or last, not both", field=("last",))
         for name, size in (("first", first), ("last", last)):
@@ -182,7 +187,7 @@ class ComplaintQueries:
         requested = last if backwards else first
         size = requested if requested is not None else DEFAULT_PAGE_SIZE
 
-        conditions, parameters = self._conditions(principal, filter)
+        conditions, parameters = self._conditions(principal, filter, for_integration)
         with self.database.read() as cursor:
             cursor.execute(
                 # The conditions are fixed strings; values travel as parameters.
@@ -220,11 +225,11 @@ class ComplaintQueries:
         return Page(records, has_more, after is not None, total)
 
     def _conditions(
-        self, principal: Principal, filter: ComplaintFilter
+        self, principal: Principal, filter: ComplaintFilter, for_integration: bool = False
     ) -> tuple[list[str], dict[str, Any]]:
         conditions = ["1 = 1"]
         parameters: dict[str, Any] = {}
-        scope = self.access.scope_path(principal)
+        scope = self.access.scope_path(principal, for_integration=for_integration)
         if scope is not None:
             in_scope = subtree_condition("scope", scope, parameters)
             parameters["me"] = principal.user_id

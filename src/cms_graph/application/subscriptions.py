@@ -187,7 +187,7 @@ class ComplaintSubscriptions:
         self.access.require_role(principal, EVENT_STREAM_ROLES, "subscribe to complaint events")
         if criteria.unit_id is not None:
             self.access.units.path(criteria.unit_id)
-        scope = self.access.scope_path(principal)
+        scope = self.access.scope_path(principal, for_integration=True)
         if principal.role is Role.INTEGRATOR:
             self._integration(principal)
             return EventStream(principal, criteria, scope, fixed_fields=None)

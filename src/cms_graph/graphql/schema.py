@@ -15,8 +15,11 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 
 from cms_graph.graphql.errors import ErrorCodes
+from cms_graph.graphql.exports import ExportQuery
+from cms_graph.graphql.integrations import IntegrationMutation, IntegrationQuery
 from cms_graph.graphql.mutations import Mutation
 from cms_graph.graphql.operation_names import OperationNames
 from cms_graph.graphql.queries import Query
@@ -51,8 +54,8 @@ def build_schema(*, production: bool = False) -> strawberry.Schema:
     if production:
         extensions.append(DisableIntrospection)
     return Schema(
-        query=Query,
-        mutation=Mutation,
+        query=merge_types("Query", (Query, IntegrationQuery, ExportQuery)),
+        mutation=merge_types("Mutation", (Mutation, IntegrationMutation)),
         subscription=Subscription,
         types=[Complaint],
         extensions=extensions,  # type: ignore[arg-type]  # instances and classes are both accepted

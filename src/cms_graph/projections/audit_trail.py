@@ -8,6 +8,8 @@ from uuid import UUID
 from cms_graph.adapters.database import Cursor
 from cms_graph.domain.access_record import AccessRecord
 from cms_graph.domain.complaint import Complaint
+from cms_graph.domain.export_record import ExportRecord
+from cms_graph.domain.integration import Integration
 from cms_graph.domain.values import Actor
 
 
@@ -48,6 +50,16 @@ class AuditTrailProjector:
             complaint_id = event.complaint_id
             channel = None
             operation = event.operation
+            detail = getattr(event, "reason", None)
+        elif isinstance(event, ExportRecord.ComplaintsExported):
+            complaint_id = None
+            channel = None
+            operation = "exportComplaints"
+            detail = f"{event.row_count} rows; fields: {', '.join(event.fields)}"
+        elif isinstance(event, Integration.Event):
+            complaint_id = None
+            channel = None
+            operation = f"integration {event.originator_id}"
             detail = getattr(event, "reason", None)
         else:
             return
