@@ -22,8 +22,11 @@ from cms_graph.adapters.event_store import (
     event_store_env,
     open_event_store,
 )
+from cms_graph.adapters.lookup_index import ComplainantLookupIndex
 from cms_graph.adapters.migrations import migrate
 from cms_graph.adapters.policy_files import load_policy
+from cms_graph.adapters.psrms import PsrmsClient, PsrmsNotConfigured
+from cms_graph.adapters.psrms_standin import InProcessPsrmsStandin
 from cms_graph.adapters.tracking_numbers import TrackingNumberIndex
 from cms_graph.adapters.unit_files import load_hierarchy
 from cms_graph.adapters.vault import PersonalDataVault
@@ -31,8 +34,11 @@ from cms_graph.application.access_audit import AccessAudit
 from cms_graph.application.audit_queries import AuditTrailQueries
 from cms_graph.application.case_history import CaseHistory
 from cms_graph.application.complaints import ComplaintService
+from cms_graph.application.duplicate_lookup import DuplicateLookup
 from cms_graph.application.escalation_queries import EscalationQueries
 from cms_graph.application.escalations import EscalationService
+from cms_graph.application.fir_conversion import FirConversionService
+from cms_graph.application.fir_registry import FirRegistry
 from cms_graph.application.identity import AccessPolicy
 from cms_graph.application.queries import ComplaintQueries
 from cms_graph.domain.units import UnitHierarchy
@@ -66,6 +72,8 @@ class Container:
     audit_trail: ProjectionRunner
     audit_queries: AuditTrailQueries
     case_history: CaseHistory
+    firs: FirConversionService
+    duplicates: DuplicateLookup
     # Called after each commit, after the read model caught up; the worker setup uses it
     # to send the catch-up message for the other projections.
     commit_listeners: list[Callable[[int], None]] = field(default_factory=list)
@@ -125,6 +133,7 @@ class Container:
             )
 
     def close(self) -> None:
+        self.firs.registry.close()
         self.event_store.close()
         self.database.close()
 
@@ -193,7 +202,24 @@ def migrate_store(settings: Settings) -> list[str]:
         database.close()
 
 
-def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
+def open_fir_registry(settings: Settings) -> FirRegistry:
+    """Return the PSRMS client for CMS_PSRMS_URL. Without it, development gets the
+    in-process stand-in and production a registry that rejects every FIR."""
+    if settings.psrms_url:
+        return PsrmsClient(settings.psrms_url, timeout_seconds=settings.psrms_timeout_seconds)
+    if settings.is_production:
+        logger.warning("CMS_PSRMS_URL is not set: convertToFir fails until it is")
+        return PsrmsNotConfigured()
+    logger.warning(
+        "CMS_PSRMS_URL is not set: FIR numbers come from the in-process PSRMS stand-in"
+        " and are not real"
+    )
+    return InProcessPsrmsStandin()
+
+
+def build_container(
+    settings: Settings, *, clock: Clock | None = None, fir_registry: FirRegistry | None = None
+) -> Container:
     clock = clock or SystemClock()
     units = load_hierarchy(settings.units_file)
     database = open_database(settings)
@@ -224,6 +250,15 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     )
     audit = AccessAudit(event_store, clock)
     access.on_denied = audit.access_denied
+    lookup_index = ComplainantLookupIndex(database, settings.lookup_index_key())
+    firs = FirConversionService(
+        event_store=event_store,
+        vault=vault,
+        registry=fir_registry or open_fir_registry(settings),
+        access=access,
+        clock=clock,
+        audit=audit,
+    )
     complaints = ComplaintService(
         event_store=event_store,
         vault=vault,
@@ -232,6 +267,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         clock=clock,
         policy=load_policy(settings.sla_policy),
         audit=audit,
+        lookup_index=lookup_index,
     )
     container = Container(
         settings=settings,
@@ -252,8 +288,11 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         audit_trail=runner("audit_trail"),
         audit_queries=AuditTrailQueries(database, access),
         case_history=CaseHistory(event_store, database, access),
+        firs=firs,
+        duplicates=DuplicateLookup(database, lookup_index, access, audit),
     )
     complaints.after_commit = container.after_commit
+    firs.after_commit = container.after_commit
     escalations.after_commit = container.after_commit
     audit.after_commit = container.after_commit
     escalation_projector = projectors["escalations"]

@@ -22,6 +22,7 @@ PRODUCTION = {
     "database_url": "postgresql://db/cms",
     "jwt_secret": "j" * 32,
     "audit_key": "a" * 32,
+    "lookup_key": "l" * 32,
 }
 
 

@@ -37,7 +37,8 @@ def test_production_needs_secret(monkeypatch: pytest.MonkeyPatch) -> None:
         load_settings(_env_file=None)
     assert str(raised.value) == (
         "invalid settings:\n  settings: Value error, required in production:"
-        " CMS_JWT_SECRET (32+ characters); CMS_AUDIT_KEY (32+ characters)"
+        " CMS_JWT_SECRET (32+ characters); CMS_AUDIT_KEY (32+ characters);"
+        " CMS_LOOKUP_KEY (32+ characters)"
     )
 
 
