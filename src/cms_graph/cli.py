@@ -325,7 +325,10 @@ def import_command(
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=8090, show_default=True, help="TCP port.")
 @click.option(
-    "--fail-next", type=click.IntRange(0), default=0, help="Answer the first N requests 503."
+    "--fail-next",
+    type=click.IntRange(0),
+    default=0,
+    help="Fail the first N requests with status 503.",
 )
 @click.option(
     "--delay-seconds",
@@ -333,7 +336,13 @@ def import_command(
     default=None,
     help="Hold the first --delay-next requests this long before handling them.",
 )
-@click.option("--delay-next", type=click.IntRange(0), default=1, show_default=True)
+@click.option(
+    "--delay-next",
+    type=click.IntRange(0),
+    default=1,
+    show_default=True,
+    help="How many requests --delay-seconds holds.",
+)
 def psrms_standin(
     host: str, port: int, fail_next: int, delay_seconds: float | None, delay_next: int
 ) -> None:
@@ -362,6 +371,47 @@ def psrms_standin(
         log_config=None,
         access_log=False,
     )
+
+
+@main.group("lookup-index")
+def lookup_index() -> None:
+    """Maintain the CNIC and phone lookup index."""
+
+
+@lookup_index.command("rebuild")
+def lookup_index_rebuild() -> None:
+    """Index every complaint with readable personal data under the current CMS_LOOKUP_KEY.
+
+    Run it once after upgrading to a version with the index, and after changing the key.
+    """
+    from tqdm import tqdm
+
+    from cms_graph.application.duplicate_lookup import reindex_complaints
+
+    settings = _settings()
+    _configure_logging(settings)
+    container = _container(settings)
+    try:
+        with container.database.read() as cursor:
+            cursor.execute("SELECT COUNT(*) AS total FROM complaints_view")
+            row = cursor.fetchone()
+        total = int(row["total"]) if row else 0
+        with tqdm(total=total, unit="complaint", file=sys.stderr) as bar:
+
+            def advance(done: int) -> None:
+                bar.update(done - bar.n)
+
+            indexed = reindex_complaints(
+                container.database,
+                container.vault,
+                container.duplicates.index,
+                progress=advance,
+            )
+    finally:
+        container.close()
+    skipped = total - indexed
+    note = f"; {skipped} have no readable personal data" if skipped > 0 else ""
+    click.echo(f"indexed {indexed} of {total} complaints{note}")
 
 
 def _register_audit_commands() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from cms_graph.adapters.lookup_index import ComplainantLookupIndex
+from cms_graph.application.duplicate_lookup import DuplicateLookup, reindex_complaints
 from cms_graph.application.identity import Principal
 from cms_graph.bootstrap import Container
 from cms_graph.domain.access_record import AccessRecord
@@ -158,3 +160,32 @@ def test_shredding_the_key_removes_index_rows(container: Container) -> None:
         )
         row = cursor.fetchone()
     assert row is not None and row["n"] == 0
+
+
+def test_reindex_backfills_missing_rows(container: Container) -> None:
+    lodged = container.complaints.lodge(Principal.anonymous(), lodge_command())
+    shredded = container.complaints.lodge(Principal.anonymous(), lodge_command())
+    container.vault.shred(shredded.complaint_id)
+    with container.database.transaction() as cursor:
+        cursor.execute("DELETE FROM complainant_lookup")
+    assert container.duplicates.find(HELPLINE, cnic=CNIC) == []
+
+    indexed = reindex_complaints(container.database, container.vault, container.duplicates.index)
+    assert indexed == 1
+    matches = container.duplicates.find(HELPLINE, cnic=CNIC)
+    assert [match.complaint_id for match in matches] == [lodged.complaint_id]
+
+
+def test_reindex_moves_rows_to_new_key(container: Container) -> None:
+    lodged = container.complaints.lodge(Principal.anonymous(), lodge_command())
+    new_index = ComplainantLookupIndex(container.database, b"n" * 32)
+    new_lookup = DuplicateLookup(
+        container.database, new_index, container.access, container.duplicates.audit
+    )
+    assert new_lookup.find(HELPLINE, phone=PHONE) == []
+
+    assert reindex_complaints(container.database, container.vault, new_index) == 1
+    assert [match.complaint_id for match in new_lookup.find(HELPLINE, phone=PHONE)] == [
+        lodged.complaint_id
+    ]
+    assert container.duplicates.find(HELPLINE, phone=PHONE) == []

@@ -6,7 +6,8 @@ normalised CNIC and phone under one server key (CMS_LOOKUP_KEY): equal values gi
 digests, and without the key a digest reveals nothing. Rows are written at lodging and
 deleted with the complaint's vault key (``PersonalDataVault.shred``).
 
-The table ``complainant_lookup`` is created by migration 008.
+The table ``complainant_lookup`` is created by migration 008. Complaints lodged before
+it, or indexed under an earlier key, are indexed by ``cms-graph lookup-index rebuild``.
 """
 
 from __future__ import annotations
@@ -42,8 +43,12 @@ class ComplainantLookupIndex:
         message = f"{kind.value}:{normalised_value}".encode()
         return hmac.new(self._key, message, sha256).hexdigest()
 
-    def add(self, complaint_id: UUID, complainant: Complainant) -> None:
-        """Index the complainant's CNIC (when given) and phone under ``complaint_id``."""
+    def add(self, complaint_id: UUID, complainant: Complainant, *, replace: bool = False) -> None:
+        """Index the complainant's CNIC (when given) and phone under ``complaint_id``.
+
+        ``replace=True`` first deletes the complaint's rows, in the same transaction, so
+        reindexing under a new key never leaves the complaint unfindable in between.
+        """
         values = [(LookupKind.PHONE, complainant.phone)]
         if complainant.cnic is not None:
             values.append((LookupKind.CNIC, complainant.cnic))
@@ -52,6 +57,8 @@ class ComplainantLookupIndex:
             for kind, value in values
         ]
         with self.database.transaction() as cursor:
+            if replace:
+                self.remove(cursor, complaint_id)
             cursor.executemany(
                 "INSERT INTO complainant_lookup (complaint_id, kind, digest)"
                 " VALUES (:id, :kind, :digest)",

@@ -12,6 +12,7 @@ or one without a complaint when nothing matched.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from uuid import UUID
 
 from cms_graph.adapters.database import Database
 from cms_graph.adapters.lookup_index import ComplainantLookupIndex, LookupKind
+from cms_graph.adapters.vault import PersonalDataVault
 from cms_graph.application.access_audit import AccessAudit
 from cms_graph.application.identity import SUPERVISOR_ROLES, AccessPolicy, Principal
 from cms_graph.application.queries import subtree_condition
@@ -27,6 +29,8 @@ from cms_graph.domain.personal_data import normalise_cnic, normalise_phone
 from cms_graph.domain.values import Role
 
 LOOKUP_ROLES = SUPERVISOR_ROLES | {Role.FRONT_DESK, Role.HELPLINE_AGENT}
+# Complaints read per query while reindexing.
+REINDEX_BATCH_SIZE = 500
 # The newest matches first, at most this many. A person with more earlier complaints
 # than this is a case for the complaint cell, not the intake desk.
 MAX_MATCHES = 50
@@ -133,4 +137,49 @@ class DuplicateLookup:
         return list(matches.values())
 
 
-__all__ = ["LOOKUP_ROLES", "MAX_MATCHES", "DuplicateLookup", "DuplicateMatch"]
+def reindex_complaints(
+    database: Database,
+    vault: PersonalDataVault,
+    index: ComplainantLookupIndex,
+    *,
+    progress: Callable[[int], None] = lambda _done: None,
+) -> int:
+    """Index every complaint whose personal data can still be opened; return how many.
+
+    Each complaint's rows are replaced in one transaction, so this backfills complaints
+    lodged before the index existed and moves all rows to a new CMS_LOOKUP_KEY while
+    lookups go on. Complaints whose key was shredded, or imported without personal data,
+    are skipped. ``progress`` gets the number of complaints read so far.
+    """
+    indexed = 0
+    read = 0
+    after = ""
+    while True:
+        with database.read() as cursor:
+            cursor.execute(
+                "SELECT complaint_id, complainant_sealed FROM complaints_view"
+                " WHERE CAST(complaint_id AS TEXT) > :after"
+                " ORDER BY CAST(complaint_id AS TEXT) LIMIT :limit",
+                {"after": after, "limit": REINDEX_BATCH_SIZE},
+            )
+            rows = cursor.fetchall()
+        if not rows:
+            return indexed
+        for row in rows:
+            complaint_id = UUID(str(row["complaint_id"]))
+            complainant = vault.open(complaint_id, bytes(row["complainant_sealed"]))
+            if complainant is not None:
+                index.add(complaint_id, complainant, replace=True)
+                indexed += 1
+        read += len(rows)
+        progress(read)
+        after = str(rows[-1]["complaint_id"])
+
+
+__all__ = [
+    "LOOKUP_ROLES",
+    "MAX_MATCHES",
+    "DuplicateLookup",
+    "DuplicateMatch",
+    "reindex_complaints",
+]
