@@ -149,10 +149,10 @@ def test_index_holds_no_plaintext(container: Container) -> None:
 
 def test_shredding_the_key_removes_index_rows(container: Container) -> None:
     lodged = container.complaints.lodge(Principal.anonymous(), lodge_command())
-    kept = container.complaints.lodge(Principal.anonymous(), lodge_command())
+    remaining = container.complaints.lodge(Principal.anonymous(), lodge_command())
     container.vault.shred(lodged.complaint_id)
     matches = container.duplicates.find(HELPLINE, cnic=CNIC)
-    assert [match.complaint_id for match in matches] == [kept.complaint_id]
+    assert [match.complaint_id for match in matches] == [remaining.complaint_id]
     with container.database.read() as cursor:
         cursor.execute(
             "SELECT COUNT(*) AS n FROM complainant_lookup WHERE complaint_id = :id",

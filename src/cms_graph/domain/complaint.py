@@ -554,8 +554,8 @@ class Complaint(Aggregate):
         channel: Channel,
         at: datetime,
     ) -> None:
-        """Link the FIR that PSRMS registered; the status stays as it is, because the
-        complaint about police conduct goes on until it is resolved and closed."""
+        """Link the FIR that PSRMS registered. The status does not change, because the
+        complaint about police conduct stays open until it is resolved and closed."""
         self.check_can_register_fir()
         fir_number = check_text(fir_number, "firNumber", limit=MAX_FIR_NUMBER_LENGTH)
         self.trigger_event(

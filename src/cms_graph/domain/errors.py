@@ -55,8 +55,8 @@ class Forbidden(DomainError):
 
 
 class UpstreamUnavailable(DomainError):
-    """Raised when another system the command needs (PSRMS) did not answer usefully:
-    a timeout, a refused connection or a server error. Nothing was changed."""
+    """Raised when another system the command needs (PSRMS) timed out, refused the
+    connection or failed with a server error. Nothing was changed."""
 
     code = "UPSTREAM_UNAVAILABLE"
 
