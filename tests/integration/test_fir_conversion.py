@@ -333,3 +333,15 @@ def test_embedded_default_uses_in_process_standin(
     finally:
         container.close()
     assert any("in-process PSRMS stand-in" in record.getMessage() for record in caplog.records)
+
+
+def test_case_history_shows_fir_from_its_version(
+    fir_container: Container, standin: RunningStandin
+) -> None:
+    complaint = lodge(fir_container)
+    result = fir_container.firs.convert(SHO, convert_command(complaint.id))
+    before = fir_container.case_history.at(COMPLAINT_CELL, complaint.id, version=complaint.version)
+    after = fir_container.case_history.at(COMPLAINT_CELL, complaint.id)
+    assert before.snapshot.fir_number is None
+    assert after.snapshot.fir_number == result.fir_number
+    assert after.events[-1].event_type == "FirRegistered"
