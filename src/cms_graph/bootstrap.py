@@ -22,9 +22,12 @@ from cms_graph.adapters.event_store import (
     event_store_env,
     open_event_store,
 )
+from cms_graph.adapters.lookup_index import ComplainantLookupIndex
 from cms_graph.adapters.migrations import migrate
 from cms_graph.adapters.notification_log import PostgresCommitListener, StoreNotificationLog
 from cms_graph.adapters.policy_files import load_policy
+from cms_graph.adapters.psrms import PsrmsClient, PsrmsNotConfigured
+from cms_graph.adapters.psrms_standin import InProcessPsrmsStandin
 from cms_graph.adapters.tokens import TokenService
 from cms_graph.adapters.tracking_numbers import TrackingNumberIndex
 from cms_graph.adapters.unit_files import load_hierarchy
@@ -33,10 +36,13 @@ from cms_graph.application.access_audit import AccessAudit
 from cms_graph.application.audit_queries import AuditTrailQueries
 from cms_graph.application.case_history import CaseHistory
 from cms_graph.application.complaints import ComplaintService
+from cms_graph.application.duplicate_lookup import DuplicateLookup
 from cms_graph.application.escalation_queries import EscalationQueries
 from cms_graph.application.escalations import EscalationService
 from cms_graph.application.event_feed import EventFeed
 from cms_graph.application.exports import ExportService
+from cms_graph.application.fir_conversion import FirConversionService
+from cms_graph.application.fir_registry import FirRegistry
 from cms_graph.application.identity import AccessPolicy
 from cms_graph.application.integration_queries import IntegrationQueries
 from cms_graph.application.integrations import IntegrationService
@@ -82,6 +88,8 @@ class Container:
     # The directory of active integrations that senders and exports read.
     integration_directory: IntegrationQueries
     exports: ExportService
+    firs: FirConversionService
+    duplicates: DuplicateLookup
     # Called after each commit, after the read model caught up; the worker setup uses it
     # to send the catch-up message for the other projections.
     commit_listeners: list[Callable[[int], None]] = field(default_factory=list)
@@ -157,6 +165,7 @@ class Container:
             )
 
     def close(self) -> None:
+        self.firs.registry.close()
         self.event_store.close()
         self.database.close()
 
@@ -226,7 +235,24 @@ def migrate_store(settings: Settings) -> list[str]:
         database.close()
 
 
-def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
+def open_fir_registry(settings: Settings) -> FirRegistry:
+    """Return the PSRMS client for CMS_PSRMS_URL. Without it, development gets the
+    in-process stand-in and production a registry that rejects every FIR."""
+    if settings.psrms_url:
+        return PsrmsClient(settings.psrms_url, timeout_seconds=settings.psrms_timeout_seconds)
+    if settings.is_production:
+        logger.warning("CMS_PSRMS_URL is not set: convertToFir fails until it is")
+        return PsrmsNotConfigured()
+    logger.warning(
+        "CMS_PSRMS_URL is not set: FIR numbers come from the in-process PSRMS stand-in"
+        " and are not real"
+    )
+    return InProcessPsrmsStandin()
+
+
+def build_container(
+    settings: Settings, *, clock: Clock | None = None, fir_registry: FirRegistry | None = None
+) -> Container:
     clock = clock or SystemClock()
     units = load_hierarchy(settings.units_file)
     database = open_database(settings)
@@ -257,6 +283,15 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     )
     audit = AccessAudit(event_store, clock)
     access.on_denied = audit.access_denied
+    lookup_index = ComplainantLookupIndex(database, settings.lookup_index_key())
+    firs = FirConversionService(
+        event_store=event_store,
+        vault=vault,
+        registry=fir_registry or open_fir_registry(settings),
+        access=access,
+        clock=clock,
+        audit=audit,
+    )
     complaints = ComplaintService(
         event_store=event_store,
         vault=vault,
@@ -265,6 +300,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         clock=clock,
         policy=load_policy(settings.sla_policy),
         audit=audit,
+        lookup_index=lookup_index,
     )
     tokens = TokenService(settings.signing_secret(), issuer=settings.jwt_issuer, units=units)
     integration_directory = IntegrationQueries(database, access, settings.integration_signing_key())
@@ -329,10 +365,13 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         integration_projection=runner("integrations"),
         integration_directory=integration_directory,
         exports=exports,
+        firs=firs,
+        duplicates=DuplicateLookup(database, lookup_index, access, audit),
     )
     # A commit in this process wakes the feed at once, on SQLite as well.
     container.commit_listeners.append(event_feed.wake)
     complaints.after_commit = container.after_commit
+    firs.after_commit = container.after_commit
     escalations.after_commit = container.after_commit
     audit.after_commit = container.after_commit
     integrations.after_commit = container.after_integration_commit

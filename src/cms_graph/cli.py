@@ -321,6 +321,99 @@ def import_command(
         click.echo(f"rejected rows are listed in {rejects_path}")
 
 
+@main.command("psrms-standin")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=8090, show_default=True, help="TCP port.")
+@click.option(
+    "--fail-next",
+    type=click.IntRange(0),
+    default=0,
+    help="Fail the first N requests with status 503.",
+)
+@click.option(
+    "--delay-seconds",
+    type=click.FloatRange(0, 120, min_open=True),
+    default=None,
+    help="Hold the first --delay-next requests this long before handling them.",
+)
+@click.option(
+    "--delay-next",
+    type=click.IntRange(0),
+    default=1,
+    show_default=True,
+    help="How many requests --delay-seconds holds.",
+)
+def psrms_standin(
+    host: str, port: int, fail_next: int, delay_seconds: float | None, delay_next: int
+) -> None:
+    """Serve a PSRMS stand-in for development; its FIR numbers are not real.
+
+    Point the API at it with CMS_PSRMS_URL=http://HOST:PORT. POST /_standin/faults sets
+    more faults, such as {"failNext": 2} or {"rejectNext": 1, "code": "C", "message": "M"}.
+    """
+    import uvicorn
+
+    from cms_graph.adapters.psrms_standin import PsrmsStandin, create_standin_app
+
+    settings = _settings()
+    _configure_logging(settings)
+    standin = PsrmsStandin()
+    standin.fail_next(fail_next)
+    if delay_seconds is not None:
+        standin.delay_next(delay_next, delay_seconds)
+    click.echo(f"cms-graph: PSRMS stand-in at http://{host}:{port} (not a real PSRMS)", err=True)
+    # The access log is off, as for the API server.
+    uvicorn.run(
+        create_standin_app(standin),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+        access_log=False,
+    )
+
+
+@main.group("lookup-index")
+def lookup_index() -> None:
+    """Maintain the CNIC and phone lookup index."""
+
+
+@lookup_index.command("rebuild")
+def lookup_index_rebuild() -> None:
+    """Index every complaint with readable personal data under the current CMS_LOOKUP_KEY.
+
+    Run it once after upgrading to a version with the index, and after changing the key.
+    """
+    from tqdm import tqdm
+
+    from cms_graph.application.duplicate_lookup import reindex_complaints
+
+    settings = _settings()
+    _configure_logging(settings)
+    container = _container(settings)
+    try:
+        with container.database.read() as cursor:
+            cursor.execute("SELECT COUNT(*) AS total FROM complaints_view")
+            row = cursor.fetchone()
+        total = int(row["total"]) if row else 0
+        with tqdm(total=total, unit="complaint", file=sys.stderr) as bar:
+
+            def advance(done: int) -> None:
+                bar.update(done - bar.n)
+
+            indexed = reindex_complaints(
+                container.database,
+                container.vault,
+                container.duplicates.index,
+                progress=advance,
+            )
+    finally:
+        container.close()
+    skipped = total - indexed
+    note = f"; {skipped} have no readable personal data" if skipped > 0 else ""
+    click.echo(f"indexed {indexed} of {total} complaints{note}")
+
+
 def _register_audit_commands() -> None:
     from cms_graph.cli_audit import audit, replay
 

@@ -54,6 +54,17 @@ class Settings(BaseSettings):
         description="comma-separated complaint fields that staff may export",
     )
     export_max_rows: int = Field(default=10_000, ge=1, le=1_000_000)
+    lookup_key: str | None = Field(
+        default=None,
+        min_length=32,
+        description="HMAC key of the CNIC and phone lookup index; generated in development",
+    )
+    psrms_url: str | None = Field(
+        default=None,
+        description="base URL of PSRMS, which registers FIRs; unset means the in-process"
+        " stand-in in development and no FIR registration in production",
+    )
+    psrms_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     jwt_issuer: str = "cms-graph"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -116,6 +127,17 @@ class Settings(BaseSettings):
         except InvalidInput as error:
             raise ValueError(error.message) from None
 
+    @field_validator("psrms_url")
+    @classmethod
+    def _check_psrms_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an http:// or https:// URL with a host, got {value!r}")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _check_log_level(cls, value: str) -> str:
@@ -150,6 +172,8 @@ class Settings(BaseSettings):
                 missing.append("CMS_AUDIT_KEY (32+ characters)")
             if not self.integration_key:
                 missing.append("CMS_INTEGRATION_KEY (32+ characters)")
+            if not self.lookup_key:
+                missing.append("CMS_LOOKUP_KEY (32+ characters)")
             if missing:
                 raise ValueError("required in production: " + "; ".join(missing))
         return self
@@ -180,6 +204,13 @@ class Settings(BaseSettings):
     def integration_signing_key(self) -> bytes:
         """Return the integration key, creating a development one under the data directory."""
         return (self.integration_key or self._development_secret("dev-integration-key")).encode()
+
+    def lookup_index_key(self) -> bytes:
+        """Return the lookup index key, creating a development one under the data directory.
+
+        Changing it makes every indexed complaint unfindable until the index is rebuilt.
+        """
+        return (self.lookup_key or self._development_secret("dev-lookup-key")).encode()
 
     def _development_secret(self, name: str) -> str:
         path = self.data_dir / name

@@ -23,6 +23,7 @@ PRODUCTION = {
     "jwt_secret": "j" * 32,
     "audit_key": "a" * 32,
     "integration_key": "i" * 32,
+    "lookup_key": "l" * 32,
 }
 
 

@@ -42,6 +42,8 @@ RECORD = ComplaintRecord(
     version=3,
     holder_rank="SDPO",
     deadline_step="REPLY",
+    fir_number=None,
+    fir_registered_at=None,
 )
 
 

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from cms_graph.adapters.database import Database
+from cms_graph.adapters.lookup_index import ComplainantLookupIndex
 from cms_graph.domain.personal_data import Complainant
 
 _KEY_TABLE = {
@@ -100,12 +101,15 @@ class PersonalDataVault:
         return hmac.compare_digest(self.phone_digest(key_material, phone), digest)
 
     def shred(self, complaint_id: UUID) -> None:
+        """Delete the complaint's key, and with it its rows in the CNIC and phone lookup
+        index, in one transaction."""
         with self.database.transaction() as cursor:
             cursor.execute(
                 "UPDATE complainant_keys SET key_material = NULL, shredded_at = :now"
                 " WHERE complaint_id = :id",
                 {"id": str(complaint_id), "now": datetime.now(UTC)},
             )
+            ComplainantLookupIndex.remove(cursor, complaint_id)
 
 
 __all__ = ["PersonalDataVault"]

@@ -26,8 +26,10 @@ class AccessAudit:
         self.after_commit = after_commit
 
     def personal_data_viewed(
-        self, principal: Principal, complaint_id: UUID, operation: str
+        self, principal: Principal, complaint_id: UUID | None, operation: str
     ) -> None:
+        """Record a read of personal data; ``complaint_id`` is None for a search that
+        found nothing."""
         record = AccessRecord.viewed(
             complaint_id=complaint_id,
             operation=operation,

@@ -46,6 +46,7 @@ class CaseSnapshot:
     feedback_satisfied: bool | None
     due_at: datetime | None
     deadline_step: str | None
+    fir_number: str | None
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,7 @@ class CaseHistory:
             feedback_satisfied=complaint.feedback_satisfied,
             due_at=deadline.due_at if deadline else None,
             deadline_step=deadline.step.value if deadline else None,
+            fir_number=complaint.fir_number,
         )
 
 

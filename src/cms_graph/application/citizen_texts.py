@@ -47,6 +47,11 @@ EVENT_TEXTS: dict[str, LocalizedText] = {
         "Your complaint has been closed.",
         "آپ کی شکایت بند کر دی گئی ہے۔",
     ),
+    "FirRegistered": LocalizedText(
+        "An FIR has been registered on your complaint. You may collect a free copy at the"
+        " police station.",
+        "آپ کی شکایت پر ایف آئی آر درج کر لی گئی ہے۔ آپ اس کی مفت نقل تھانے سے حاصل کر سکتے ہیں۔",
+    ),
     "ComplaintWithdrawn": LocalizedText(
         "Your complaint has been withdrawn at your request.",
         "آپ کی درخواست پر شکایت واپس لے لی گئی ہے۔",

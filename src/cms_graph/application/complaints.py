@@ -18,6 +18,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from cms_graph.adapters.clock import Clock
 from cms_graph.adapters.event_store import ComplaintEventStore
+from cms_graph.adapters.lookup_index import ComplainantLookupIndex
 from cms_graph.adapters.tracking_numbers import TrackingNumberIndex
 from cms_graph.adapters.vault import PersonalDataVault
 from cms_graph.application.access_audit import AccessAudit
@@ -79,10 +80,12 @@ class ComplaintService:
         clock: Clock,
         policy: DeadlinePolicy,
         audit: AccessAudit,
+        lookup_index: ComplainantLookupIndex | None = None,
         after_commit: AfterCommit = lambda _notification_id: None,
     ) -> None:
         self.event_store = event_store
         self.vault = vault
+        self.lookup_index = lookup_index
         self.tracking_numbers = tracking_numbers
         self.access = access
         self.units = access.units
@@ -115,6 +118,8 @@ class ComplaintService:
         # Everything is validated; only now create the key and reserve the number.
         complaint_id = uuid4()
         key_material = self.vault.create_key(complaint_id)
+        if self.lookup_index is not None:
+            self.lookup_index.add(complaint_id, complainant)
         tracking_number = self.tracking_numbers.reserve(
             complaint_id, lambda: new_tracking_number(district.code or "")
         )

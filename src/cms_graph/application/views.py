@@ -44,6 +44,8 @@ class ComplaintRecord:
     version: int
     holder_rank: str
     deadline_step: str | None
+    fir_number: str | None
+    fir_registered_at: datetime | None
 
     @classmethod
     def from_row(cls, row: Row) -> ComplaintRecord:

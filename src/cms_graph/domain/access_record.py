@@ -41,7 +41,7 @@ class AccessRecord(Aggregate):
 
     @classmethod
     def viewed(
-        cls, *, complaint_id: UUID, operation: str, actor: Actor, at: datetime
+        cls, *, complaint_id: UUID | None, operation: str, actor: Actor, at: datetime
     ) -> AccessRecord:
         return cls._create(
             cls.PersonalDataViewed,

@@ -30,6 +30,7 @@ from cms_graph.domain.values import (
 
 MAX_TEXT_LENGTH = 5000
 MAX_REASON_LENGTH = 1000
+MAX_FIR_NUMBER_LENGTH = 100
 
 
 def check_text(
@@ -180,6 +181,22 @@ class Complaint(Aggregate):
             aggregate.status = ComplaintStatus.WITHDRAWN
             aggregate.withdrawn_at = self.occurred_at
 
+    class FirRegistered(Event):
+        """PSRMS registered an FIR on the complaint at ``station_id``; ``registered_at`` is
+        PSRMS's registration time and ``occurred_at`` when the link was recorded here."""
+
+        fir_number: str
+        station_id: str
+        # A list, because JSON gives back a list for a tuple.
+        sections: list[str]
+        offence_summary: str
+        registered_at: datetime
+
+        def apply(self, aggregate: Complaint) -> None:
+            aggregate.fir_number = self.fir_number
+            aggregate.fir_station_id = self.station_id
+            aggregate.fir_registered_at = self.registered_at
+
     def __init__(
         self,
         tracking_number: str,
@@ -228,6 +245,9 @@ class Complaint(Aggregate):
         self.escalation_anchor: datetime | None = None
         self.negative_feedback_count = 0
         self.legacy_reference: str | None = None
+        self.fir_number: str | None = None
+        self.fir_station_id: str | None = None
+        self.fir_registered_at: datetime | None = None
 
     @classmethod
     def lodge(
@@ -309,6 +329,16 @@ class Complaint(Aggregate):
             raise InvalidInput(
                 "reason is required to close a complaint after negative feedback",
                 field=("reason",),
+            )
+
+    def check_can_register_fir(self) -> None:
+        """Raise InvalidTransition when the complaint is closed or withdrawn, or already
+        has an FIR: one complaint is linked to at most one FIR."""
+        self.check_not_final("convert to an FIR")
+        if self.fir_number is not None:
+            raise InvalidTransition(
+                f"cannot convert complaint {self.tracking_number} to an FIR: FIR "
+                f"{self.fir_number} is already registered on it"
             )
 
     # Commands.
@@ -510,6 +540,34 @@ class Complaint(Aggregate):
             self.check_can_close_over_negative_feedback(actor, reason)
         self.trigger_event(
             self.ComplaintClosed, reason=reason, actor=actor, channel=channel, occurred_at=at
+        )
+
+    def register_fir(
+        self,
+        *,
+        fir_number: str,
+        station_id: str,
+        sections: tuple[str, ...],
+        offence_summary: str,
+        registered_at: datetime,
+        actor: Actor,
+        channel: Channel,
+        at: datetime,
+    ) -> None:
+        """Link the FIR that PSRMS registered. The status does not change, because the
+        complaint about police conduct stays open until it is resolved and closed."""
+        self.check_can_register_fir()
+        fir_number = check_text(fir_number, "firNumber", limit=MAX_FIR_NUMBER_LENGTH)
+        self.trigger_event(
+            self.FirRegistered,
+            fir_number=fir_number,
+            station_id=station_id,
+            sections=list(sections),
+            offence_summary=offence_summary,
+            registered_at=registered_at,
+            actor=actor,
+            channel=channel,
+            occurred_at=at,
         )
 
     def withdraw(self, *, reason: str | None, actor: Actor, channel: Channel, at: datetime) -> None:

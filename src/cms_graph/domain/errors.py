@@ -54,6 +54,20 @@ class Forbidden(DomainError):
     code = "FORBIDDEN"
 
 
+class UpstreamUnavailable(DomainError):
+    """Raised when another system the command needs (PSRMS) timed out, refused the
+    connection or failed with a server error. Nothing was changed."""
+
+    code = "UPSTREAM_UNAVAILABLE"
+
+
+class UpstreamRejected(DomainError):
+    """Raised when another system the command needs (PSRMS) rejected the request with
+    a reason. Nothing was changed."""
+
+    code = "UPSTREAM_REJECTED"
+
+
 __all__ = [
     "Conflict",
     "DomainError",
@@ -62,4 +76,6 @@ __all__ = [
     "InvalidTransition",
     "NotFound",
     "Unauthenticated",
+    "UpstreamRejected",
+    "UpstreamUnavailable",
 ]

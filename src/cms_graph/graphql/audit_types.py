@@ -94,6 +94,7 @@ class CaseSnapshot:
     feedback_satisfied: bool | None
     due_at: datetime | None
     deadline_step: str | None
+    fir_number: str | None
 
     @classmethod
     def of(cls, snapshot: history.CaseSnapshot) -> CaseSnapshot:

@@ -43,6 +43,10 @@ class UserErrorCode(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    # Another system the mutation needs (PSRMS) failed or timed out; nothing changed.
+    UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
+    # Another system the mutation needs (PSRMS) rejected the request; nothing changed.
+    UPSTREAM_REJECTED = "UPSTREAM_REJECTED"
 
 
 __all__ = [

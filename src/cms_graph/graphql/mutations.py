@@ -17,7 +17,7 @@ from cms_graph.application.commands import (
 )
 from cms_graph.domain import values
 from cms_graph.domain.errors import DomainError, InvalidInput, Unauthenticated
-from cms_graph.graphql import inputs
+from cms_graph.graphql import fir, inputs
 from cms_graph.graphql.context import Info
 from cms_graph.graphql.enums import UserErrorCode
 from cms_graph.graphql.types import (
@@ -314,3 +314,5 @@ class Mutation:
             WithdrawComplaintPayload,
             lambda: service.withdraw(proof, input.reason, info.context.principal),
         )
+
+    convert_to_fir = fir.convert_to_fir_field

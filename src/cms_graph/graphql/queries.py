@@ -12,7 +12,7 @@ from cms_graph.application.audit_queries import AuditFilter
 from cms_graph.application.escalation_queries import EscalationFilter
 from cms_graph.application.queries import ComplaintFilter, encode_cursor
 from cms_graph.domain.errors import InvalidInput
-from cms_graph.graphql import inputs
+from cms_graph.graphql import fir, inputs
 from cms_graph.graphql.audit_types import (
     AuditEntry,
     AuditEntryEdge,
@@ -214,6 +214,8 @@ class Query:
         )
         timeline = await run_in_threadpool(queries.timelines, [record.id], include_internal=False)
         return public_status(record, timeline[record.id])
+
+    possible_duplicates = fir.possible_duplicates_field
 
     @strawberry.field(description="Any object by its global id, if visible to you.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:

@@ -159,6 +159,12 @@ class Complaint(Node):
     withdrawn_at: datetime | None
     outcome: Outcome | None
     feedback_satisfied: bool | None
+    fir_number: str | None = strawberry.field(
+        description="The number of the FIR registered in PSRMS on this complaint, if any."
+    )
+    fir_registered_at: datetime | None = strawberry.field(
+        description="When PSRMS registered the FIR."
+    )
     version: int
     record: strawberry.Private[ComplaintRecord]
 
@@ -188,6 +194,8 @@ class Complaint(Node):
             withdrawn_at=record.withdrawn_at,
             outcome=Outcome(record.outcome) if record.outcome else None,
             feedback_satisfied=record.feedback_satisfied,
+            fir_number=record.fir_number,
+            fir_registered_at=record.fir_registered_at,
             version=record.version,
             record=record,
         )
@@ -271,6 +279,9 @@ class PublicComplaintStatus:
     language: Language
     lodged_at: datetime
     next_deadline: datetime | None
+    fir_number: str | None = strawberry.field(
+        description="The number of the FIR registered on the complaint, if any."
+    )
     timeline: list[PublicTimelineEntry]
 
 
@@ -292,6 +303,7 @@ def public_status(record: ComplaintRecord, timeline: list[TimelineRecord]) -> Pu
         language=Language(record.language),
         lodged_at=record.lodged_at,
         next_deadline=record.due_at,
+        fir_number=record.fir_number,
         timeline=entries,
     )
 

@@ -194,6 +194,8 @@ class ComplaintViewProjector:
             return {"closed_at": at}
         if isinstance(event, Complaint.ComplaintWithdrawn):
             return {"withdrawn_at": at}
+        if isinstance(event, Complaint.FirRegistered):
+            return {"fir_number": event.fir_number, "fir_registered_at": event.registered_at}
         return {}
 
     def _append_timeline(
