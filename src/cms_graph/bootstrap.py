@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import psycopg
@@ -22,6 +23,7 @@ from cms_graph.adapters.event_store import (
     event_store_env,
     open_event_store,
 )
+from cms_graph.adapters.message_gateways import build_gateways
 from cms_graph.adapters.migrations import migrate
 from cms_graph.adapters.policy_files import load_policy
 from cms_graph.adapters.tracking_numbers import TrackingNumberIndex
@@ -30,6 +32,10 @@ from cms_graph.adapters.vault import PersonalDataVault
 from cms_graph.application.access_audit import AccessAudit
 from cms_graph.application.audit_queries import AuditTrailQueries
 from cms_graph.application.case_history import CaseHistory
+from cms_graph.application.citizen_notifications import (
+    CitizenNotificationQueries,
+    CitizenNotificationSender,
+)
 from cms_graph.application.complaints import ComplaintService
 from cms_graph.application.escalation_queries import EscalationQueries
 from cms_graph.application.escalations import EscalationService
@@ -38,6 +44,7 @@ from cms_graph.application.queries import ComplaintQueries
 from cms_graph.domain.units import UnitHierarchy
 from cms_graph.projections.audit_chain import AuditChainProjector
 from cms_graph.projections.audit_trail import AuditTrailProjector
+from cms_graph.projections.citizen_notifications import CitizenNotificationProjector
 from cms_graph.projections.complaints import ComplaintViewProjector
 from cms_graph.projections.escalations import EscalationProjector, ScheduledDeadline
 from cms_graph.projections.runner import ProjectionRunner, Projector
@@ -66,6 +73,9 @@ class Container:
     audit_trail: ProjectionRunner
     audit_queries: AuditTrailQueries
     case_history: CaseHistory
+    citizen_notification_projection: ProjectionRunner
+    citizen_notifications: CitizenNotificationSender
+    citizen_notification_queries: CitizenNotificationQueries
     # Called after each commit, after the read model caught up; the worker setup uses it
     # to send the catch-up message for the other projections.
     commit_listeners: list[Callable[[int], None]] = field(default_factory=list)
@@ -74,6 +84,9 @@ class Container:
     deadline_listeners: list[Callable[[list[ScheduledDeadline]], None]] = field(
         default_factory=list
     )
+    # Called with the keys of outbox rows the notification projection added, once
+    # committed; the worker setup uses it to send a Dramatiq message for each.
+    notification_listeners: list[Callable[[list[str]], None]] = field(default_factory=list)
 
     @property
     def projections(self) -> list[ProjectionRunner]:
@@ -82,7 +95,20 @@ class Container:
             self.escalation_projection,
             self.audit_chain,
             self.audit_trail,
+            self.citizen_notification_projection,
         ]
+
+    def notifications_created(self, keys: list[str]) -> None:
+        """Tell the listeners about new outbox rows; a failure is left to the sweep."""
+        for listener in self.notification_listeners:
+            try:
+                listener(keys)
+            except Exception as error:
+                logger.warning(
+                    "announcing %d notifications failed: %s; the periodic sweep sends them",
+                    len(keys),
+                    error,
+                )
 
     def deadlines_scheduled(self, deadlines: list[ScheduledDeadline]) -> None:
         for listener in self.deadline_listeners:
@@ -162,6 +188,7 @@ def build_projectors(settings: Settings, units: UnitHierarchy) -> dict[str, Proj
         EscalationProjector(units),
         AuditChainProjector(settings.audit_signing_key()),
         AuditTrailProjector(),
+        CitizenNotificationProjector(whatsapp_enabled=settings.whatsapp_enabled),
     ]
     return {projector.name: projector for projector in projectors}
 
@@ -233,6 +260,17 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         policy=load_policy(settings.sla_policy),
         audit=audit,
     )
+    queries = ComplaintQueries(database, access, vault, clock, audit)
+    citizen_notifications = CitizenNotificationSender(
+        database=database,
+        event_store=event_store,
+        vault=vault,
+        gateways=build_gateways(settings),
+        clock=clock,
+        max_attempts=settings.notification_max_attempts,
+        claim_timeout=timedelta(seconds=settings.notification_claim_timeout_seconds),
+        max_age=timedelta(hours=settings.notification_max_age_hours),
+    )
     container = Container(
         settings=settings,
         clock=clock,
@@ -243,7 +281,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         tracking_numbers=tracking_numbers,
         access=access,
         complaints=complaints,
-        queries=ComplaintQueries(database, access, vault, clock, audit),
+        queries=queries,
         complaint_projection=complaint_projection,
         escalations=escalations,
         escalation_projection=escalation_projection,
@@ -252,6 +290,9 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         audit_trail=runner("audit_trail"),
         audit_queries=AuditTrailQueries(database, access),
         case_history=CaseHistory(event_store, database, access),
+        citizen_notification_projection=runner("citizen_notifications"),
+        citizen_notifications=citizen_notifications,
+        citizen_notification_queries=CitizenNotificationQueries(database, queries),
     )
     complaints.after_commit = container.after_commit
     escalations.after_commit = container.after_commit
@@ -259,6 +300,9 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     escalation_projector = projectors["escalations"]
     assert isinstance(escalation_projector, EscalationProjector)
     escalation_projector.set_schedule(container.deadlines_scheduled_safely)
+    notification_projector = projectors["citizen_notifications"]
+    assert isinstance(notification_projector, CitizenNotificationProjector)
+    notification_projector.set_on_created(container.notifications_created)
     logger.info(
         "container ready: store=%s, units=%d",
         "postgres" if settings.database_url else "sqlite",
