@@ -151,6 +151,7 @@ class Container:
             )
 
     def close(self) -> None:
+        self.citizen_notifications.close()
         self.event_store.close()
         self.database.close()
 

@@ -31,10 +31,11 @@ from cms_graph.application.notification_texts import (
     NotificationStep,
     render_message,
 )
-from cms_graph.bootstrap import Container, build_container
+from cms_graph.bootstrap import Container, build_container, build_projectors
 from cms_graph.domain.complaint import Complaint
 from cms_graph.domain.ladder import Rank
 from cms_graph.domain.values import Actor, Channel, ComplaintCategory, Language, Outcome
+from cms_graph.projections.rebuild import RebuildError, rebuild
 from cms_graph.settings import Settings
 from cms_graph.workers.actors import ALL_ACTORS, PROJECTIONS_QUEUE
 from cms_graph.workers.notification_actors import (
@@ -527,3 +528,18 @@ def test_two_workers_never_double_send(
     assert sorted(accepted) == sorted(keys)
     assert [row["status"] for row in rows] == ["SENT"] * 4
     assert [row["attempts"] for row in rows] == [1] * 4
+
+
+def test_outbox_not_rebuildable(container: Container) -> None:
+    projector = build_projectors(container.settings, container.units)["citizen_notifications"]
+    with pytest.raises(RebuildError) as raised:
+        rebuild(
+            container.database,
+            container.event_store,
+            projector,
+            data_dir=container.settings.data_dir,
+        )
+    assert str(raised.value) == (
+        "projection citizen_notifications cannot be rebuilt: it records which messages"
+        " were sent, and a rebuild would send them all again"
+    )

@@ -64,6 +64,8 @@ class MessageGateway(Protocol):
         """Deliver ``message`` or raise GatewayError."""
         ...
 
+    def close(self) -> None: ...
+
 
 class HttpMessageGateway:
     """Posts ``{"to", "text", "channel", "language", "template", "idempotency_key"}``.

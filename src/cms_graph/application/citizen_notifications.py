@@ -183,6 +183,10 @@ class CitizenNotificationSender:
             return self._failed(outbox_key, attempt, error)
         return self._settle(outbox_key, attempt, DeliveryStatus.SENT, None)
 
+    def close(self) -> None:
+        for gateway in set(self.gateways.values()):
+            gateway.close()
+
     def due_keys(self, limit: int = 500) -> list[str]:
         """Return keys of rows that no message is likely to be handling: never claimed,
         or claimed or last tried longer than the claim timeout ago."""
