@@ -1,6 +1,6 @@
 """A stand-in SMS and WhatsApp gateway: an HTTP server on 127.0.0.1 that records requests.
 
-It answers 500 to the first ``fail_first`` requests, or to every request while
+It responds 500 to the first ``fail_first`` requests, or to every request while
 ``failing`` is set, and 200 otherwise, so tests can watch the sender retry and recover.
 """
 

@@ -1,7 +1,7 @@
 """Complainant SMS and WhatsApp notifications, from the outbox through Dramatiq to a gateway.
 
 The gateway is a stand-in HTTP server on 127.0.0.1 that records what it receives and
-fails on purpose when told to. Workers run in-process with Dramatiq's stub broker, and
+fails on purpose when a test sets it to. Workers run in-process with Dramatiq's stub broker, and
 on a real Redis with PostgreSQL for the test of two workers.
 """
 

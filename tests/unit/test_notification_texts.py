@@ -1,4 +1,4 @@
-"""Message texts for complainants and the gateways' handling of answers and personal data."""
+"""Message texts for complainants, and how the gateways handle responses and personal data."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ PHONE = "+923001234567"
 # Urdu letters that none of the English texts contain.
 URDU_LETTERS = set("آپکیشاتدرجہے")
 # One SMS part: 160 GSM characters in English, 70 UCS-2 characters in Urdu. The longest
-# texts (lodging and resolution) may take three Urdu parts.
+# texts (lodging and resolution) take at most three Urdu parts.
 MAX_ENGLISH_SMS = 3 * 153
 MAX_URDU_SMS = 3 * 67
 

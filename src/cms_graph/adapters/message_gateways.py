@@ -3,7 +3,7 @@
 ``HttpMessageGateway`` posts each message as JSON to a provider's endpoint with a bearer
 token and an ``Idempotency-Key`` header, so the provider can drop a message it already
 accepted. ``FileMessageGateway`` is the embedded default: it appends each message as one
-JSON line to a file, which stands in for the phone network. Log lines and errors show a
+JSON line to a file, which takes the place of the phone network. Log lines and errors show a
 phone number only masked, and never the token.
 """
 
@@ -70,8 +70,8 @@ class MessageGateway(Protocol):
 class HttpMessageGateway:
     """Posts ``{"to", "text", "channel", "language", "template", "idempotency_key"}``.
 
-    Any 2xx answer counts as accepted. A 5xx answer, a timeout or a lost connection
-    raises a retryable GatewayError; a 4xx answer other than those in
+    Any 2xx response counts as accepted. A 5xx response, a timeout or a lost connection
+    raises a retryable GatewayError. A 4xx response other than those in
     ``RETRYABLE_CLIENT_STATUSES`` raises one that is not retryable. The error carries the
     status code only, because a provider's body may repeat the phone number.
     """
@@ -184,9 +184,9 @@ def build_gateways(settings: Settings) -> dict[str, MessageGateway]:
         secret = token.get_secret_value() if token is not None else None
         gateways[channel] = HttpMessageGateway(url, secret, name=channel)
     if settings.is_production and settings.sms_gateway_url is None:
-        # NOTE: production does not require CMS_SMS_GATEWAY_URL yet, so that a
-        # deployment without a contracted gateway still starts; its messages then go
-        # only to the file and reach no complainant.
+        # NOTE: production does not require CMS_SMS_GATEWAY_URL yet, so a deployment
+        # without a contracted gateway still starts. Its messages then go only to the
+        # file and reach no complainant.
         logger.warning(
             "CMS_SMS_GATEWAY_URL is not set: SMS go to %s, not to complainants",
             settings.sent_messages_path,

@@ -3,8 +3,8 @@
 A row is claimed before it is sent: one ``UPDATE`` moves it from PENDING to SENDING and
 counts the attempt, and only the caller whose update changed the row sends it. So two
 workers, or a duplicate message, never send one step twice. A claim older than the claim
-timeout is taken to belong to a worker that died, and may be taken over; the gateway
-then receives the same idempotency key again and can drop the duplicate.
+timeout is taken to belong to a worker that died, so another may take it over. The
+gateway then receives the same idempotency key again and can drop the duplicate.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class SendOutcome(StrEnum):
     FAILED = "FAILED"
     # The gateway failed and attempts remain: the caller should try again later.
     RETRY = "RETRY"
-    # Another worker holds the row, or it is already settled: nothing was done.
+    # Another worker has claimed the row, or it is already settled: nothing was done.
     NOT_CLAIMED = "NOT_CLAIMED"
 
 

@@ -2,8 +2,8 @@
 
 Each template is a ``LocalizedText`` with ``str.format`` fields filled from the outbox
 row's parameters, which never contain personal data: only the tracking number. SMS texts
-are kept short because an Urdu SMS is sent as UCS-2, where one part holds 70 characters
-(67 when the message is split), against 160 for an English one.
+are kept short because an Urdu SMS is sent as UCS-2, where one part contains 70
+characters (67 when the message is split), against 160 for an English one.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ HELPLINE: Final = "1787"
 
 
 class NotificationStep(StrEnum):
-    """A step of the complaint's life that the complainant is told about."""
+    """A step of the complaint's life that the complainant receives a message about."""
 
     LODGED = "LODGED"
     ASSIGNED = "ASSIGNED"
@@ -97,8 +97,8 @@ def render_message(
 ) -> str:
     """Return the text for ``step`` in the complaint's language.
 
-    An Urdu complainant gets Urdu only by SMS, since adding English would double the
-    parts (and the cost) of every message; by WhatsApp, where length costs nothing, the
+    By SMS an Urdu complainant gets Urdu only, because adding English would double the
+    parts (and the cost) of every message. By WhatsApp, where length costs nothing, the
     English text follows the Urdu one for readers who prefer it.
 
     Raises KeyError when ``parameters`` lacks a field the template uses.

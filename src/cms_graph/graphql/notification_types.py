@@ -13,7 +13,9 @@ from cms_graph.graphql.context import Info
 from cms_graph.graphql.enums import Language
 from cms_graph.graphql.types import from_global_id, to_global_id
 
-strawberry.enum(NotificationStep, description="A complaint step the complainant is told of.")
+strawberry.enum(
+    NotificationStep, description="A complaint step that the complainant receives a message about."
+)
 strawberry.enum(NotificationChannel)
 strawberry.enum(DeliveryStatus, name="NotificationDeliveryStatus")
 

@@ -1,7 +1,8 @@
 """The complainant notification outbox, built by the workers.
 
-For each step a complainant is told about (see ``STEP_OF_EVENT``) the projector writes
-one ``citizen_notification_outbox`` row per channel: SMS always, WhatsApp when enabled.
+For each step that a complainant receives a message about (see ``STEP_OF_EVENT``), the
+projector writes one ``citizen_notification_outbox`` row per channel: SMS always, and
+WhatsApp when enabled.
 A row names the template, the language and the parameters (the tracking number), never
 the phone number or the name. The unique key (complaint id, version, channel) makes a
 replayed batch add nothing. Once a batch has committed, the new rows' keys go to the
