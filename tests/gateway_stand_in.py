@@ -1,7 +1,7 @@
 """A stand-in SMS and WhatsApp gateway: an HTTP server on 127.0.0.1 that records requests.
 
-It responds 500 to the first ``fail_first`` requests, or to every request while
-``failing`` is set, and 200 otherwise, so tests can watch the sender retry and recover.
+It responds ``fail_status`` (500 by default) to the first ``fail_first`` requests, or to
+every request while ``failing`` is set, and 200 otherwise, so tests can watch the sender retry and recover.
 """
 
 from __future__ import annotations
@@ -29,8 +29,11 @@ class RecordedRequest:
 
 
 class GatewayStandIn:
-    def __init__(self, *, fail_first: int = 0, delay_seconds: float = 0.0) -> None:
+    def __init__(
+        self, *, fail_first: int = 0, fail_status: int = 500, delay_seconds: float = 0.0
+    ) -> None:
         self.fail_first = fail_first
+        self.fail_status = fail_status
         # Holding each request open a moment widens the window in which a second
         # worker could send the same message, if claiming did not stop it.
         self.delay_seconds = delay_seconds
@@ -66,7 +69,7 @@ class GatewayStandIn:
     def _answer(self, path: str, headers: dict[str, str], body: dict[str, Any]) -> int:
         with self._lock:
             failing = self.failing.is_set() or len(self.requests) < self.fail_first
-            status = 500 if failing else 200
+            status = self.fail_status if failing else 200
             self.requests.append(RecordedRequest(path, headers, body, status))
         return status
 
@@ -95,8 +98,12 @@ class GatewayStandIn:
 
 
 @contextmanager
-def running_gateway(*, fail_first: int = 0, delay_seconds: float = 0.0) -> Iterator[GatewayStandIn]:
-    gateway = GatewayStandIn(fail_first=fail_first, delay_seconds=delay_seconds)
+def running_gateway(
+    *, fail_first: int = 0, fail_status: int = 500, delay_seconds: float = 0.0
+) -> Iterator[GatewayStandIn]:
+    gateway = GatewayStandIn(
+        fail_first=fail_first, fail_status=fail_status, delay_seconds=delay_seconds
+    )
     gateway.start()
     try:
         yield gateway

@@ -247,6 +247,41 @@ def test_retries_exhausted_mark_failed(sqlite_settings: Settings, gateway: Gatew
     assert row["last_error"] == "SMS gateway returned HTTP 500"
 
 
+def test_rejected_message_not_retried(sqlite_settings: Settings) -> None:
+    with (
+        running_gateway(fail_first=10, fail_status=400) as gateway,
+        serving(with_gateway(sqlite_settings, gateway)) as (container, broker),
+    ):
+        container.complaints.lodge(Principal.anonymous(), lodge_command())
+        drain(broker)
+        (row,) = outbox_rows(container)
+
+    assert [request.status for request in gateway.all_requests()] == [400]
+    assert row["status"] == "FAILED"
+    assert row["attempts"] == 1
+    assert row["last_error"] == "SMS gateway returned HTTP 400"
+
+
+def test_error_before_delivery_releases_claim(
+    sqlite_settings: Settings, gateway: GatewayStandIn
+) -> None:
+    with open_container(with_gateway(sqlite_settings, gateway)) as container:
+        container.complaints.lodge(Principal.anonymous(), lodge_command())
+        container.catch_up_all()
+        # A row whose parameters lack the tracking number cannot be rendered.
+        with container.database.transaction() as cursor:
+            cursor.execute("UPDATE citizen_notification_outbox SET parameters = '{}'")
+        (row,) = outbox_rows(container)
+        with pytest.raises(KeyError):
+            container.citizen_notifications.send(f"{row['complaint_id']}:1:SMS")
+        (after,) = outbox_rows(container)
+
+    assert gateway.all_requests() == []
+    assert after["status"] == "PENDING"
+    assert after["attempts"] == 1
+    assert after["last_error"] == "KeyError before delivery"
+
+
 def test_unreachable_gateway_kept_pending(sqlite_settings: Settings) -> None:
     # A stand-in that has stopped: its port on 127.0.0.1 refuses connections.
     with running_gateway() as stopped:

@@ -146,42 +146,48 @@ class CitizenNotificationSender:
             logger.debug("notification %s not claimed: settled or held elsewhere", key)
             return SendOutcome.NOT_CLAIMED
         attempt = int(row["attempts"])
+        try:
+            return self._deliver(outbox_key, attempt, row)
+        except Exception as error:
+            # Release the claim so that a retry need not wait for the claim timeout. The
+            # type alone is recorded, because a message might quote personal data.
+            self._release(outbox_key, attempt, f"{type(error).__name__} before delivery")
+            raise
 
+    def _deliver(self, key: OutboxKey, attempt: int, row: Row) -> SendOutcome:
         # A step recorded long ago (a backlog caught up after downtime) is news no more.
         if self.clock.now() - row["created_at"] > self.max_age:
             hours = self.max_age.total_seconds() / 3600
-            return self._settle(
-                outbox_key, attempt, DeliveryStatus.SKIPPED, f"older than {hours:g} hours"
-            )
+            return self._settle(key, attempt, DeliveryStatus.SKIPPED, f"older than {hours:g} hours")
 
-        phone = self._phone(outbox_key)
+        phone = self._phone(key)
         if phone is None:
             return self._settle(
-                outbox_key,
+                key,
                 attempt,
                 DeliveryStatus.SKIPPED,
                 "complainant's personal data was erased or never recorded",
             )
 
         message = OutgoingMessage(
-            idempotency_key=key,
-            channel=outbox_key.channel.value,
+            idempotency_key=str(key),
+            channel=key.channel.value,
             phone=phone,
             text=render_message(
                 NotificationStep(row["step"]),
                 Language(row["language"]),
-                outbox_key.channel,
+                key.channel,
                 json.loads(row["parameters"]),
             ),
             language=row["language"],
             template=row["template"],
         )
-        gateway = self.gateways[outbox_key.channel.value]
+        gateway = self.gateways[key.channel.value]
         try:
             gateway.send(message)
         except GatewayError as error:
-            return self._failed(outbox_key, attempt, error)
-        return self._settle(outbox_key, attempt, DeliveryStatus.SENT, None)
+            return self._failed(key, attempt, error)
+        return self._settle(key, attempt, DeliveryStatus.SENT, None)
 
     def close(self) -> None:
         for gateway in set(self.gateways.values()):
@@ -254,27 +260,31 @@ class CitizenNotificationSender:
         return complainant.phone if complainant is not None else None
 
     def _failed(self, key: OutboxKey, attempt: int, error: GatewayError) -> SendOutcome:
-        if error.retryable and attempt < self.max_attempts:
-            # Back to PENDING so the next attempt can claim it; claimed_at stays as the
-            # time of this attempt, which the sweep reads.
-            self._update(
-                key,
-                attempt,
-                "status = 'PENDING', last_error = :error",
-                {"error": str(error)},
+        return self._release(key, attempt, str(error), final=not error.retryable)
+
+    def _release(
+        self, key: OutboxKey, attempt: int, reason: str, *, final: bool = False
+    ) -> SendOutcome:
+        """Put the row back to PENDING for another attempt, or mark it FAILED when this
+        was the last attempt or ``final`` is set."""
+        if final or attempt >= self.max_attempts:
+            self._settle(key, attempt, DeliveryStatus.FAILED, reason)
+            logger.error(
+                "%s %s failed after %d attempts: %s", key.channel.value, key, attempt, reason
             )
-            logger.warning(
-                "%s %s attempt %d of %d failed, retrying: %s",
-                key.channel.value,
-                key,
-                attempt,
-                self.max_attempts,
-                error,
-            )
-            return SendOutcome.RETRY
-        self._settle(key, attempt, DeliveryStatus.FAILED, str(error))
-        logger.error("%s %s failed after %d attempts: %s", key.channel.value, key, attempt, error)
-        return SendOutcome.FAILED
+            return SendOutcome.FAILED
+
+        # claimed_at stays as the time of this attempt, which the sweep reads.
+        self._update(key, attempt, "status = 'PENDING', last_error = :error", {"error": reason})
+        logger.warning(
+            "%s %s attempt %d of %d failed, retrying: %s",
+            key.channel.value,
+            key,
+            attempt,
+            self.max_attempts,
+            reason,
+        )
+        return SendOutcome.RETRY
 
     def _settle(
         self, key: OutboxKey, attempt: int, status: DeliveryStatus, reason: str | None
