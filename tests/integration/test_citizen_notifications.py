@@ -326,6 +326,29 @@ def test_duplicates_and_replay_send_once(store_settings: Settings, gateway: Gate
     assert [row["attempts"] for row in rows] == [1, 1]
 
 
+def test_sweep_sends_lost_messages(sqlite_settings: Settings, gateway: GatewayStandIn) -> None:
+    clock = ManualClock(datetime.now(UTC))
+    with open_container(with_gateway(sqlite_settings, gateway), clock) as container:
+        # Rows announced while no broker was connected: their messages were never sent.
+        result = container.complaints.lodge(Principal.anonymous(), lodge_command())
+        container.catch_up_all()
+        with in_process_workers(container) as broker:
+            sweep_citizen_notifications.send()
+            drain(broker)
+            requests_before_timeout = len(gateway.all_requests())
+
+            clock.advance(timedelta(minutes=10))
+            sweep_citizen_notifications.send()
+            drain(broker)
+        (row,) = outbox_rows(container)
+
+    assert requests_before_timeout == 0
+    assert [request.idempotency_key for request in gateway.accepted()] == [
+        f"{result.complaint_id}:1:SMS"
+    ]
+    assert row["status"] == "SENT"
+
+
 def test_stale_claim_taken_over(store_settings: Settings, gateway: GatewayStandIn) -> None:
     with open_container(with_gateway(store_settings, gateway)) as container:
         container.complaints.lodge(Principal.anonymous(), lodge_command())
