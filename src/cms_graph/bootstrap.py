@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import psycopg
@@ -23,6 +24,7 @@ from cms_graph.adapters.event_store import (
     open_event_store,
 )
 from cms_graph.adapters.lookup_index import ComplainantLookupIndex
+from cms_graph.adapters.message_gateways import build_gateways
 from cms_graph.adapters.migrations import migrate
 from cms_graph.adapters.notification_log import PostgresCommitListener, StoreNotificationLog
 from cms_graph.adapters.policy_files import load_policy
@@ -35,6 +37,10 @@ from cms_graph.adapters.vault import PersonalDataVault
 from cms_graph.application.access_audit import AccessAudit
 from cms_graph.application.audit_queries import AuditTrailQueries
 from cms_graph.application.case_history import CaseHistory
+from cms_graph.application.citizen_notifications import (
+    CitizenNotificationQueries,
+    CitizenNotificationSender,
+)
 from cms_graph.application.complaints import ComplaintService
 from cms_graph.application.duplicate_lookup import DuplicateLookup
 from cms_graph.application.escalation_queries import EscalationQueries
@@ -51,6 +57,7 @@ from cms_graph.application.subscriptions import ComplaintSubscriptions
 from cms_graph.domain.units import UnitHierarchy
 from cms_graph.projections.audit_chain import AuditChainProjector
 from cms_graph.projections.audit_trail import AuditTrailProjector
+from cms_graph.projections.citizen_notifications import CitizenNotificationProjector
 from cms_graph.projections.complaints import ComplaintViewProjector
 from cms_graph.projections.escalations import EscalationProjector, ScheduledDeadline
 from cms_graph.projections.integrations import IntegrationProjector
@@ -90,6 +97,9 @@ class Container:
     exports: ExportService
     firs: FirConversionService
     duplicates: DuplicateLookup
+    citizen_notification_projection: ProjectionRunner
+    citizen_notifications: CitizenNotificationSender
+    citizen_notification_queries: CitizenNotificationQueries
     # Called after each commit, after the read model caught up; the worker setup uses it
     # to send the catch-up message for the other projections.
     commit_listeners: list[Callable[[int], None]] = field(default_factory=list)
@@ -99,6 +109,9 @@ class Container:
         default_factory=list
     )
     # Active integrations; empty until the integrations feature provides a directory.
+    # Called with the keys of outbox rows the notification projection added, once
+    # committed; the worker setup uses it to send a Dramatiq message for each.
+    notification_listeners: list[Callable[[list[str]], None]] = field(default_factory=list)
 
     @property
     def projections(self) -> list[ProjectionRunner]:
@@ -108,7 +121,20 @@ class Container:
             self.audit_chain,
             self.audit_trail,
             self.integration_projection,
+            self.citizen_notification_projection,
         ]
+
+    def notifications_created(self, keys: list[str]) -> None:
+        """Tell the listeners about new outbox rows; a failure is left to the sweep."""
+        for listener in self.notification_listeners:
+            try:
+                listener(keys)
+            except Exception as error:
+                logger.warning(
+                    "announcing %d notifications failed: %s; the periodic sweep sends them",
+                    len(keys),
+                    error,
+                )
 
     def deadlines_scheduled(self, deadlines: list[ScheduledDeadline]) -> None:
         for listener in self.deadline_listeners:
@@ -166,6 +192,7 @@ class Container:
 
     def close(self) -> None:
         self.firs.registry.close()
+        self.citizen_notifications.close()
         self.event_store.close()
         self.database.close()
 
@@ -204,6 +231,7 @@ def build_projectors(settings: Settings, units: UnitHierarchy) -> dict[str, Proj
         AuditChainProjector(settings.audit_signing_key()),
         AuditTrailProjector(),
         IntegrationProjector(),
+        CitizenNotificationProjector(whatsapp_enabled=settings.whatsapp_enabled),
     ]
     return {projector.name: projector for projector in projectors}
 
@@ -334,6 +362,16 @@ def build_container(
             else None
         ),
     )
+    citizen_notifications = CitizenNotificationSender(
+        database=database,
+        event_store=event_store,
+        vault=vault,
+        gateways=build_gateways(settings),
+        clock=clock,
+        max_attempts=settings.notification_max_attempts,
+        claim_timeout=timedelta(seconds=settings.notification_claim_timeout_seconds),
+        max_age=timedelta(hours=settings.notification_max_age_hours),
+    )
     container = Container(
         settings=settings,
         clock=clock,
@@ -367,6 +405,9 @@ def build_container(
         exports=exports,
         firs=firs,
         duplicates=DuplicateLookup(database, lookup_index, access, audit),
+        citizen_notification_projection=runner("citizen_notifications"),
+        citizen_notifications=citizen_notifications,
+        citizen_notification_queries=CitizenNotificationQueries(database, queries),
     )
     # A commit in this process wakes the feed at once, on SQLite as well.
     container.commit_listeners.append(event_feed.wake)
@@ -379,6 +420,9 @@ def build_container(
     escalation_projector = projectors["escalations"]
     assert isinstance(escalation_projector, EscalationProjector)
     escalation_projector.set_schedule(container.deadlines_scheduled_safely)
+    notification_projector = projectors["citizen_notifications"]
+    assert isinstance(notification_projector, CitizenNotificationProjector)
+    notification_projector.set_on_created(container.notifications_created)
     logger.info(
         "container ready: store=%s, units=%d",
         "postgres" if settings.database_url else "sqlite",

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cms_graph.application.field_limits import COMPLAINT_FIELDS, validate_fields
@@ -90,6 +90,22 @@ class Settings(BaseSettings):
         description="events a subscriber may fall behind before its subscription ends",
     )
     demo_data: bool = Field(default=True, description="lodge demo complaints on an empty store")
+    # Complainant notifications. Without a gateway URL, messages of that channel are
+    # appended to CMS_DATA_DIR/sent_messages.jsonl instead (the embedded default).
+    sms_gateway_url: str | None = Field(default=None, description="HTTP(S) SMS gateway")
+    sms_gateway_token: SecretStr | None = Field(default=None, description="bearer token")
+    whatsapp_enabled: bool = Field(default=False, description="also send by WhatsApp")
+    whatsapp_gateway_url: str | None = Field(default=None, description="HTTP(S) WhatsApp gateway")
+    whatsapp_gateway_token: SecretStr | None = Field(default=None, description="bearer token")
+    notification_max_attempts: int = Field(default=8, ge=1, le=100)
+    notification_min_backoff_seconds: float = Field(default=5.0, gt=0, le=3600)
+    notification_max_backoff_seconds: float = Field(default=900.0, gt=0, le=86_400)
+    notification_claim_timeout_seconds: float = Field(
+        default=300.0, gt=0, le=86_400, description="when a SENDING claim may be taken over"
+    )
+    notification_max_age_hours: float = Field(
+        default=48.0, gt=0, description="older steps are skipped, not sent late"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -136,6 +152,17 @@ class Settings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"must be an http:// or https:// URL with a host, got {value!r}")
+        return value
+
+    @field_validator("sms_gateway_url", "whatsapp_gateway_url")
+    @classmethod
+    def _check_gateway_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        scheme = urlsplit(value).scheme
+        if scheme not in ("http", "https"):
+            raise ValueError(f"must start with http:// or https://, got scheme {scheme!r}")
         return value
 
     @field_validator("log_level")
@@ -188,6 +215,11 @@ class Settings(BaseSettings):
         if self.log_format is not None:
             return self.log_format
         return LogFormat.JSON if self.is_production else LogFormat.CONSOLE
+
+    @property
+    def sent_messages_path(self) -> Path:
+        """The file the file gateway appends messages to, one JSON object a line."""
+        return self.data_dir / "sent_messages.jsonl"
 
     @property
     def sqlite_path(self) -> Path:

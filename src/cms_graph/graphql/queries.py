@@ -20,6 +20,7 @@ from cms_graph.graphql.audit_types import (
     CaseHistory,
 )
 from cms_graph.graphql.context import Info
+from cms_graph.graphql.notification_types import NotificationQueries
 from cms_graph.graphql.types import (
     Complaint,
     ComplaintConnection,
@@ -70,7 +71,7 @@ def _escalation_filter(value: inputs.EscalationFilter | None) -> EscalationFilte
 
 
 @strawberry.type
-class Query:
+class Query(NotificationQueries):
     @strawberry.field(
         description="One complaint by global id or tracking number, if visible to you."
     )

@@ -20,11 +20,24 @@ TABLE_KEYS = {
     "audit_trail": "notification_id",
     "integrations_view": "integration_id",
     "integration_approvals_view": "integration_id, version",
+    "citizen_notification_subjects": "complaint_id",
+    "citizen_notification_outbox": "complaint_id, version, channel",
 }
 # Checkpoints fall at batch ends and carry their signing time, so a rebuild in other
 # batch sizes signs other positions; the links they sign are compared in audit_chain.
 # Outbox rows get their id from a sequence and their send time from the sender.
-IGNORED_COLUMNS = {"notification_outbox": {"outbox_id", "sent_at"}}
+# Citizen notification rows also carry the sender's delivery state.
+IGNORED_COLUMNS = {
+    "notification_outbox": {"outbox_id", "sent_at"},
+    "citizen_notification_outbox": {
+        "outbox_id",
+        "status",
+        "attempts",
+        "claimed_at",
+        "sent_at",
+        "last_error",
+    },
+}
 
 
 def _canonical(value: Any) -> Any:

@@ -28,8 +28,9 @@ from cms_graph.projections.runner import ProjectionRunner, Projector
 logger = logging.getLogger(__name__)
 
 # The chain is the evidence that the log was not altered; building it anew from the
-# current log would certify whatever the log now contains.
-NOT_REBUILDABLE = frozenset({"audit_chain"})
+# current log would certify whatever the log now contains. The notification outbox
+# records which messages went out; building it anew would send every message again.
+NOT_REBUILDABLE = frozenset({"audit_chain", "citizen_notifications"})
 
 
 class RebuildError(Exception):
@@ -67,6 +68,8 @@ def rebuild(
 
 
 def _why(name: str) -> str:
+    if name == "citizen_notifications":
+        return "it records which messages were sent, and a rebuild would send them all again"
     return "it is the tamper evidence; check it with 'cms-graph audit verify' instead"
 
 

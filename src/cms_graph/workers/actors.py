@@ -10,6 +10,7 @@ import dramatiq
 
 from cms_graph.application.escalations import EscalationOutcome
 from cms_graph.domain.deadlines import DeadlineStep
+from cms_graph.workers.notification_actors import NOTIFICATION_ACTORS
 from cms_graph.workers.runtime import current_container
 
 logger = logging.getLogger(__name__)
@@ -50,4 +51,4 @@ def sweep_deadlines() -> None:
     current_container().escalations.sweep()
 
 
-ALL_ACTORS = (catch_up_projections, escalate_overdue, sweep_deadlines)
+ALL_ACTORS = (catch_up_projections, escalate_overdue, sweep_deadlines, *NOTIFICATION_ACTORS)

@@ -15,6 +15,7 @@ from cms_graph.projections.escalations import ScheduledDeadline
 from cms_graph.workers.actors import catch_up_projections, escalate_overdue, sweep_deadlines
 from cms_graph.workers.broker import create_broker, install_broker
 from cms_graph.workers.follower import ProjectionFollower
+from cms_graph.workers.notification_actors import NotificationSweeper, send_notifications
 from cms_graph.workers.runtime import use_container
 
 logger = logging.getLogger(__name__)
@@ -26,10 +27,13 @@ class WorkerHandle:
     worker: dramatiq.Worker | None
     follower: ProjectionFollower | None
     sweeper: DeadlineSweeper | None = None
+    notification_sweeper: NotificationSweeper | None = None
 
     def stop(self) -> None:
         if self.sweeper is not None:
             self.sweeper.stop()
+        if self.notification_sweeper is not None:
+            self.notification_sweeper.stop()
         if self.follower is not None:
             self.follower.stop()
         if self.worker is not None:
@@ -83,6 +87,7 @@ def connect_broker(container: Container, broker: dramatiq.Broker | None = None) 
     use_container(container)
     container.commit_listeners.append(send_catch_up)
     container.deadline_listeners.append(partial(schedule_escalations, container))
+    container.notification_listeners.append(partial(send_notifications, container.settings))
     return broker
 
 
@@ -106,11 +111,13 @@ def start_workers(
         )
         follower.start()
     sweeper = DeadlineSweeper(container.settings.sweep_seconds) if follow else None
-    if sweeper is not None:
-        sweeper.start()
+    notification_sweeper = NotificationSweeper(container.settings.sweep_seconds) if follow else None
+    for thread in (sweeper, notification_sweeper):
+        if thread is not None:
+            thread.start()
     mode = "in-process" if isinstance(broker, StubBroker) else type(broker).__name__
     logger.info("workers started: %s broker, %d threads", mode, threads)
-    return WorkerHandle(broker, worker, follower, sweeper)
+    return WorkerHandle(broker, worker, follower, sweeper, notification_sweeper)
 
 
 __all__ = ["WorkerHandle", "connect_broker", "start_workers"]

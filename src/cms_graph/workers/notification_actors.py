@@ -1,0 +1,100 @@
+"""Dramatiq actors that send complainant notifications, and the sweeper thread.
+
+The notification projection announces each new outbox row once its batch has committed,
+and ``send_notifications`` sends one ``send_citizen_notification`` message per row. The
+sweeper sends ``sweep_citizen_notifications`` every ``CMS_SWEEP_SECONDS``, which finds
+rows that no message handled (a lost message, a worker that died) and sends them again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import dramatiq
+
+from cms_graph.application.citizen_notifications import SendOutcome
+from cms_graph.settings import Settings
+from cms_graph.workers.runtime import current_container
+
+logger = logging.getLogger(__name__)
+
+NOTIFICATIONS_QUEUE = "notifications"
+
+
+class DeliveryFailed(dramatiq.Retry):
+    """Raised so that Dramatiq retries a message whose gateway failed. As a ``Retry``,
+    Dramatiq does not log it as an error: the sender already logged a warning."""
+
+
+@dramatiq.actor(queue_name=NOTIFICATIONS_QUEUE, max_retries=7, time_limit=60_000)
+def send_citizen_notification(key: str) -> None:
+    """Send the outbox row ``key`` (``complaint-id:version:channel``) once.
+
+    A duplicate message, or one for a row already settled, finds nothing to claim. The
+    retry count and backoff come from the message options that ``send_notifications``
+    sets from the settings; the row's attempt count decides when to give up.
+    """
+    outcome = current_container().citizen_notifications.send(key)
+    if outcome is SendOutcome.RETRY:
+        raise DeliveryFailed(f"notification {key} not delivered; Dramatiq retries it")
+
+
+@dramatiq.actor(queue_name=NOTIFICATIONS_QUEUE, max_retries=0, time_limit=600_000)
+def sweep_citizen_notifications() -> None:
+    """Send again every row that no message is handling, as the safety net."""
+    container = current_container()
+    failed = container.citizen_notifications.fail_abandoned()
+    keys = container.citizen_notifications.due_keys()
+    if failed or keys:
+        logger.info("notification sweep: %d resent, %d given up", len(keys), failed)
+    send_notifications(container.settings, keys)
+
+
+def send_notifications(settings: Settings, keys: list[str]) -> None:
+    """Send one ``send_citizen_notification`` message per key, with retry options."""
+    for key in keys:
+        send_citizen_notification.send_with_options(
+            args=(key,),
+            max_retries=settings.notification_max_attempts - 1,
+            min_backoff=int(settings.notification_min_backoff_seconds * 1000),
+            max_backoff=int(settings.notification_max_backoff_seconds * 1000),
+        )
+
+
+class NotificationSweeper:
+    """Sends ``sweep_citizen_notifications`` every ``interval`` seconds until stopped."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="notification-sweeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self._interval):
+            try:
+                sweep_citizen_notifications.send()
+            except dramatiq.errors.ConnectionError as error:
+                logger.warning(
+                    "could not send the notification sweep, retrying next time: %s", error
+                )
+
+
+NOTIFICATION_ACTORS = (send_citizen_notification, sweep_citizen_notifications)
+
+__all__ = [
+    "NOTIFICATIONS_QUEUE",
+    "NOTIFICATION_ACTORS",
+    "DeliveryFailed",
+    "NotificationSweeper",
+    "send_citizen_notification",
+    "send_notifications",
+    "sweep_citizen_notifications",
+]
