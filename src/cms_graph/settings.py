@@ -201,6 +201,9 @@ class Settings(BaseSettings):
                 missing.append("CMS_INTEGRATION_KEY (32+ characters)")
             if not self.lookup_key:
                 missing.append("CMS_LOOKUP_KEY (32+ characters)")
+            if not self.sms_gateway_url:
+                # Without a gateway, messages to complainants would reach nobody.
+                missing.append("CMS_SMS_GATEWAY_URL (an http:// or https:// URL)")
             if missing:
                 raise ValueError("required in production: " + "; ".join(missing))
         return self

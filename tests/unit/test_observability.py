@@ -24,6 +24,7 @@ PRODUCTION = {
     "audit_key": "a" * 32,
     "integration_key": "i" * 32,
     "lookup_key": "l" * 32,
+    "sms_gateway_url": "https://sms.example.org/send",
 }
 
 

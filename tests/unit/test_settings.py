@@ -38,7 +38,8 @@ def test_production_needs_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     assert str(raised.value) == (
         "invalid settings:\n  settings: Value error, required in production:"
         " CMS_JWT_SECRET (32+ characters); CMS_AUDIT_KEY (32+ characters);"
-        " CMS_INTEGRATION_KEY (32+ characters); CMS_LOOKUP_KEY (32+ characters)"
+        " CMS_INTEGRATION_KEY (32+ characters); CMS_LOOKUP_KEY (32+ characters);"
+        " CMS_SMS_GATEWAY_URL (an http:// or https:// URL)"
     )
 
 

@@ -183,14 +183,6 @@ def build_gateways(settings: Settings) -> dict[str, MessageGateway]:
             continue
         secret = token.get_secret_value() if token is not None else None
         gateways[channel] = HttpMessageGateway(url, secret, name=channel)
-    if settings.is_production and settings.sms_gateway_url is None:
-        # NOTE: production does not require CMS_SMS_GATEWAY_URL yet, so a deployment
-        # without a contracted gateway still starts. Its messages then go only to the
-        # file and reach no complainant.
-        logger.warning(
-            "CMS_SMS_GATEWAY_URL is not set: SMS go to %s, not to complainants",
-            settings.sent_messages_path,
-        )
     return gateways
 
 
