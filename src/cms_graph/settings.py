@@ -204,6 +204,8 @@ class Settings(BaseSettings):
             if not self.sms_gateway_url:
                 # Without a gateway, messages to complainants would reach nobody.
                 missing.append("CMS_SMS_GATEWAY_URL (an http:// or https:// URL)")
+            if self.whatsapp_enabled and not self.whatsapp_gateway_url:
+                missing.append("CMS_WHATSAPP_GATEWAY_URL (CMS_WHATSAPP_ENABLED is true)")
             if missing:
                 raise ValueError("required in production: " + "; ".join(missing))
         return self

@@ -79,3 +79,18 @@ def test_development_integration_key_persists(tmp_path: Path) -> None:
     assert first == settings.integration_signing_key()
     assert len(first) >= 32
     assert (tmp_path / "dev-integration-key").stat().st_mode & 0o077 == 0
+
+
+def test_production_whatsapp_needs_gateway(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CMS_ENV", "production")
+    monkeypatch.setenv("CMS_DATABASE_URL", "postgresql://db/cms")
+    for name in ("JWT_SECRET", "AUDIT_KEY", "INTEGRATION_KEY", "LOOKUP_KEY"):
+        monkeypatch.setenv(f"CMS_{name}", "k" * 32)
+    monkeypatch.setenv("CMS_SMS_GATEWAY_URL", "https://sms.example.org/send")
+    monkeypatch.setenv("CMS_WHATSAPP_ENABLED", "true")
+    with pytest.raises(SettingsError) as raised:
+        load_settings(_env_file=None)
+    assert str(raised.value) == (
+        "invalid settings:\n  settings: Value error, required in production:"
+        " CMS_WHATSAPP_GATEWAY_URL (CMS_WHATSAPP_ENABLED is true)"
+    )
