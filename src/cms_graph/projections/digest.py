@@ -18,6 +18,7 @@ TABLE_KEYS = {
     "notification_outbox": "complaint_id, version, kind",
     "audit_chain": "notification_id",
     "audit_trail": "notification_id",
+    "webhook_complaint_state": "complaint_id",
 }
 # Checkpoints fall at batch ends and carry their signing time, so a rebuild in other
 # batch sizes signs other positions; the links they sign are compared in audit_chain.

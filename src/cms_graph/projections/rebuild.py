@@ -29,7 +29,9 @@ logger = logging.getLogger(__name__)
 
 # The chain is the evidence that the log was not altered; building it anew from the
 # current log would certify whatever the log now contains.
-NOT_REBUILDABLE = frozenset({"audit_chain"})
+# Webhook deliveries record what was sent to other systems; rebuilt, they would be lost
+# or sent again.
+NOT_REBUILDABLE = frozenset({"audit_chain", "webhooks"})
 
 
 class RebuildError(Exception):
@@ -67,6 +69,8 @@ def rebuild(
 
 
 def _why(name: str) -> str:
+    if name == "webhooks":
+        return "its rows record what was sent to integrations, which a rebuild would send again"
     return "it is the tamper evidence; check it with 'cms-graph audit verify' instead"
 
 
