@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+from uuid import UUID
 
 import psycopg
 
@@ -34,13 +35,17 @@ from cms_graph.application.complaints import ComplaintService
 from cms_graph.application.escalation_queries import EscalationQueries
 from cms_graph.application.escalations import EscalationService
 from cms_graph.application.identity import AccessPolicy
+from cms_graph.application.integration_directory import IntegrationDirectory, NoIntegrations
 from cms_graph.application.queries import ComplaintQueries
+from cms_graph.application.webhook_admin import WebhookAdmin
+from cms_graph.application.webhook_delivery import RetryPolicy, WebhookSender
 from cms_graph.domain.units import UnitHierarchy
 from cms_graph.projections.audit_chain import AuditChainProjector
 from cms_graph.projections.audit_trail import AuditTrailProjector
 from cms_graph.projections.complaints import ComplaintViewProjector
 from cms_graph.projections.escalations import EscalationProjector, ScheduledDeadline
 from cms_graph.projections.runner import ProjectionRunner, Projector
+from cms_graph.projections.webhooks import WebhookProjector
 from cms_graph.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -66,6 +71,12 @@ class Container:
     audit_trail: ProjectionRunner
     audit_queries: AuditTrailQueries
     case_history: CaseHistory
+    webhook_projection: ProjectionRunner
+    webhook_sender: WebhookSender
+    webhook_admin: WebhookAdmin
+    # Approved integrations; the webhook projection and sender read it on every batch
+    # and every send, so a revocation takes effect at the next lookup.
+    integration_directory: IntegrationDirectory = field(default_factory=NoIntegrations)
     # Called after each commit, after the read model caught up; the worker setup uses it
     # to send the catch-up message for the other projections.
     commit_listeners: list[Callable[[int], None]] = field(default_factory=list)
@@ -74,6 +85,9 @@ class Container:
     deadline_listeners: list[Callable[[list[ScheduledDeadline]], None]] = field(
         default_factory=list
     )
+    # Called with webhook deliveries that are ready to send: new rows once committed,
+    # and replayed ones; the worker setup sends a Dramatiq message for each.
+    webhook_listeners: list[Callable[[list[UUID]], None]] = field(default_factory=list)
 
     @property
     def projections(self) -> list[ProjectionRunner]:
@@ -82,6 +96,7 @@ class Container:
             self.escalation_projection,
             self.audit_chain,
             self.audit_trail,
+            self.webhook_projection,
         ]
 
     def deadlines_scheduled(self, deadlines: list[ScheduledDeadline]) -> None:
@@ -124,6 +139,17 @@ class Container:
                 error,
             )
 
+    def webhooks_queued_safely(self, delivery_ids: list[UUID]) -> None:
+        try:
+            for listener in self.webhook_listeners:
+                listener(delivery_ids)
+        except Exception as error:
+            logger.warning(
+                "sending %d webhook deliveries failed: %s; the periodic sweep covers them",
+                len(delivery_ids),
+                error,
+            )
+
     def close(self) -> None:
         self.event_store.close()
         self.database.close()
@@ -162,6 +188,7 @@ def build_projectors(settings: Settings, units: UnitHierarchy) -> dict[str, Proj
         EscalationProjector(units),
         AuditChainProjector(settings.audit_signing_key()),
         AuditTrailProjector(),
+        WebhookProjector(),
     ]
     return {projector.name: projector for projector in projectors}
 
@@ -252,6 +279,20 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         audit_trail=runner("audit_trail"),
         audit_queries=AuditTrailQueries(database, access),
         case_history=CaseHistory(event_store, database, access),
+        webhook_projection=runner("webhooks"),
+        webhook_sender=WebhookSender(
+            database,
+            vault,
+            lambda: container.integration_directory,
+            clock,
+            RetryPolicy(
+                max_attempts=settings.webhook_max_retries + 1,
+                min_backoff_ms=settings.webhook_min_backoff_ms,
+                max_backoff_ms=settings.webhook_max_backoff_ms,
+                timeout_seconds=settings.webhook_timeout_seconds,
+            ),
+        ),
+        webhook_admin=WebhookAdmin(database, event_store, access, clock),
     )
     complaints.after_commit = container.after_commit
     escalations.after_commit = container.after_commit
@@ -259,6 +300,12 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     escalation_projector = projectors["escalations"]
     assert isinstance(escalation_projector, EscalationProjector)
     escalation_projector.set_schedule(container.deadlines_scheduled_safely)
+    webhook_projector = projectors["webhooks"]
+    assert isinstance(webhook_projector, WebhookProjector)
+    webhook_projector.set_directory(lambda: container.integration_directory)
+    webhook_projector.set_on_queued(container.webhooks_queued_safely)
+    container.webhook_admin.after_commit = container.after_commit
+    container.webhook_admin.on_replayed = container.webhooks_queued_safely
     logger.info(
         "container ready: store=%s, units=%d",
         "postgres" if settings.database_url else "sqlite",

@@ -33,6 +33,7 @@ from cms_graph.graphql.types import (
     from_global_id,
     public_status,
 )
+from cms_graph.graphql.webhooks import WebhookQueries
 
 
 def _filter(value: inputs.ComplaintFilter | None) -> ComplaintFilter:
@@ -70,7 +71,7 @@ def _escalation_filter(value: inputs.EscalationFilter | None) -> EscalationFilte
 
 
 @strawberry.type
-class Query:
+class Query(WebhookQueries):
     @strawberry.field(
         description="One complaint by global id or tracking number, if visible to you."
     )

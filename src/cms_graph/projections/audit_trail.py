@@ -9,6 +9,7 @@ from cms_graph.adapters.database import Cursor
 from cms_graph.domain.access_record import AccessRecord
 from cms_graph.domain.complaint import Complaint
 from cms_graph.domain.values import Actor
+from cms_graph.domain.webhook_replay import WebhookReplay
 
 
 class AuditTrailProjector:
@@ -49,6 +50,14 @@ class AuditTrailProjector:
             channel = None
             operation = event.operation
             detail = getattr(event, "reason", None)
+        elif isinstance(event, WebhookReplay.WebhookDeliveryReplayed):
+            complaint_id = event.complaint_id
+            channel = None
+            operation = "replayWebhookDelivery"
+            detail = (
+                f"delivery {event.delivery_id} to integration {event.integration_id}"
+                f" at position {event.position}"
+            )
         else:
             return
         actor: Actor = event.actor

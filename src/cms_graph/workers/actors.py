@@ -50,4 +50,7 @@ def sweep_deadlines() -> None:
     current_container().escalations.sweep()
 
 
-ALL_ACTORS = (catch_up_projections, escalate_overdue, sweep_deadlines)
+# Imported here so that ALL_ACTORS lists them; they live in their own module.
+from cms_graph.workers.webhook_actors import WEBHOOK_ACTORS  # noqa: E402
+
+ALL_ACTORS = (catch_up_projections, escalate_overdue, sweep_deadlines, *WEBHOOK_ACTORS)
