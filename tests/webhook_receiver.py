@@ -20,7 +20,7 @@ class ReceivedRequest:
     signature_valid: bool
     content_type: str
     body: bytes
-    # The status the receiver answered with.
+    # The status the receiver returned.
     status: int
 
     @property
@@ -30,7 +30,7 @@ class ReceivedRequest:
 
 
 class WebhookReceiver:
-    """Records every request; answers ``fail_status`` for the first ``fail_first``
+    """Records every request. Returns ``fail_status`` for the first ``fail_first``
     requests, while ``failing`` is set, and for complaints in ``failing_complaints``."""
 
     def __init__(self, secret: bytes) -> None:

@@ -18,8 +18,8 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     event_type       TEXT NOT NULL,
     -- JSON: the envelope and the allowed non-personal fields.
     payload          TEXT NOT NULL,
-    -- Comma-separated personal fields the integration was allowed when the row was made;
-    -- they are read from the vault at send time, so a shredded key leaves them out.
+    -- Comma-separated personal fields the integration was allowed when the row was made.
+    -- The sender reads them from the vault, so a shredded key leaves them out.
     personal_fields  TEXT NOT NULL DEFAULT '',
     status           TEXT NOT NULL,
     attempts         INTEGER NOT NULL DEFAULT 0,

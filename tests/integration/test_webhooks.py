@@ -125,7 +125,7 @@ class Rig:
         assert self.worker is not None
         if isinstance(self.broker, StubBroker):
             # Projection catch-ups send webhook messages, never the reverse. The worker
-            # itself is not joined: it holds the deadlines' delayed escalation messages.
+            # itself is not joined, because it keeps the deadlines' delayed escalations.
             for queue in (PROJECTIONS_QUEUE, WEBHOOKS_QUEUE):
                 self.broker.join(queue, timeout=SETTLE_LIMIT_SECONDS * 1000)
             return
@@ -351,6 +351,19 @@ def test_failed_delivery_replayed_through_graphql(rig: Rig) -> None:
         assert error["message"] == (
             f"webhook delivery {failed['id']} is DELIVERED: only a FAILED delivery can be replayed"
         )
+
+
+def test_deliveries_hidden_from_station_staff(rig: Rig) -> None:
+    context = Context(rig.container, None, _principal=SDPO)
+    result = asyncio.run(
+        build_schema().execute(
+            DELIVERIES_QUERY, variable_values={"status": ["FAILED"]}, context_value=context
+        )
+    )
+    assert result.data is None
+    assert result.errors is not None
+    assert result.errors[0].extensions is not None
+    assert result.errors[0].extensions["code"] == "FORBIDDEN"
 
 
 def test_replay_recorded_as_event(rig: Rig) -> None:

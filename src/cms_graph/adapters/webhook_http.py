@@ -1,8 +1,8 @@
 """Signed webhook POSTs over HTTP.
 
 A receiver checks ``X-CMS-Signature: v1=<hex>``, the HMAC-SHA256 under the integration's
-signing secret of ``<X-CMS-Timestamp>.<raw body>``, and rejects old timestamps to stop
-replays of a captured request.
+signing secret of ``<X-CMS-Timestamp>.<raw body>``. It should also reject old timestamps,
+so that a captured request cannot be sent again later.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def signature(secret: bytes, timestamp: str, body: bytes) -> str:
 
 @dataclass(frozen=True)
 class PostResult:
-    """What one POST returned: the HTTP status, or the transport error when none came."""
+    """The HTTP status of one POST, or the transport error when no response came."""
 
     status: int | None
     error: str | None
@@ -43,7 +43,8 @@ def post_signed(
     idempotency_key: str,
     timeout_seconds: float,
 ) -> PostResult:
-    """POST ``body`` to ``url`` with the signature headers; never raises for HTTP errors.
+    """POST ``body`` to ``url`` with the signature headers, returning transport errors
+    and non-2xx answers as a result instead of raising them.
 
     Redirects are not followed: the approved endpoint is the only address data goes to.
     """
@@ -59,7 +60,7 @@ def post_signed(
         )
     except httpx.TimeoutException:
         return PostResult(None, f"timed out after {timeout_seconds:g} s")
-    except httpx.HTTPError as error:
+    except (httpx.HTTPError, httpx.InvalidURL) as error:
         return PostResult(None, f"{type(error).__name__}: {error}")
     if 200 <= response.status_code < 300:
         return PostResult(response.status_code, None)

@@ -1,13 +1,13 @@
 """Send the rows of ``webhook_deliveries`` to their integrations, one complaint in order.
 
 A delivery is sent only when every earlier delivery of the same complaint to the same
-integration is DELIVERED or CANCELLED, so a receiver sees each complaint's events in log
-order; a failing delivery holds back the later ones of its complaint, never other
+integration is DELIVERED or CANCELLED, so a receiver gets each complaint's events in log
+order. A failing delivery holds back the later ones of its complaint, never other
 complaints. A worker claims a delivery for the length of one POST before sending it, so a
 duplicate message finds it claimed (or already DELIVERED) and sends nothing.
 
 Retry policy: a transport error, 408, 425, 429 or 5xx is retried with backoff until
-``max_attempts`` attempts were made; any other status outside 2xx (a 3xx, 400, 401, 403,
+``max_attempts`` attempts were made. Any other status outside 2xx (a 3xx, 400, 401, 403,
 404, 410, 422) marks the delivery FAILED at once, because sending the same request again
 would get the same answer. FAILED deliveries wait for ``replay``.
 """
@@ -56,7 +56,7 @@ class DeliveryOutcome(StrEnum):
     # Nothing sent: the delivery is not PENDING (a duplicate or late message).
     NOT_PENDING = "NOT_PENDING"
     # Nothing sent: an earlier delivery of the complaint is not yet delivered, or another
-    # worker holds the claim.
+    # worker has claimed this one.
     WAITING = "WAITING"
     NOT_FOUND = "NOT_FOUND"
 
@@ -123,7 +123,7 @@ class WebhookSender:
         """Send one delivery if it is PENDING and first in line.
 
         Raises WebhookDeliveryFailed after a failed attempt that will be retried; the row
-        then says PENDING with the error. After the last attempt it returns FAILED.
+        then has status PENDING and the error. After the last attempt it returns FAILED.
         """
         row = self._row(delivery_id)
         if row is None:
@@ -195,13 +195,13 @@ class WebhookSender:
         payload: dict[str, Any] = json.loads(row["payload"])
         # Personal fields go only where both the row and the integration's current
         # allowlist name them, and only while the complaint's key exists.
-        wanted = [name for name in row["personal_fields"].split(",") if name]
-        wanted = [name for name in wanted if name in integration.allowed_fields]
-        if wanted:
+        personal = [name for name in row["personal_fields"].split(",") if name]
+        personal = [name for name in personal if name in integration.allowed_fields]
+        if personal:
             payload |= {
                 name: value
                 for name, value in self._personal_fields(UUID(str(row["complaint_id"]))).items()
-                if name in wanted
+                if name in personal
             }
         return json.dumps(
             payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")

@@ -45,7 +45,7 @@ class WebhookDelivery:
         description="Why the last attempt failed: the HTTP status line or the transport error."
     )
     last_http_status: int | None
-    created_at: datetime
+    created_at: datetime = strawberry.field(description="When the event was recorded.")
     next_attempt_at: datetime | None = strawberry.field(
         description="Latest time the next retry is expected; null unless PENDING."
     )

@@ -98,6 +98,8 @@ def _lodged_state(event: Complaint.ComplaintLodged) -> dict[str, Any]:
 def _changes(event: Complaint.Event) -> dict[str, Any]:
     """Return the fields an event changes besides its deadline state, as the aggregate's
     apply methods change them."""
+    # NOTE: this mirrors ComplaintViewProjector._changes_for; an event type that changes a
+    # catalogue field must be added to both, or webhook payloads keep the old value.
     at = event.occurred_at
     if isinstance(event, Complaint.ComplaintAssigned):
         return {"assigned_officer_id": event.officer_id, "unit_id": event.unit_id}
@@ -162,6 +164,8 @@ class WebhookProjector:
         # Per batch: the webhook integrations active when the batch began.
         self._integrations: list[ActiveIntegration] = []
         # Per batch: each touched complaint's (version, state, sealed complainant data).
+        # The state of every complaint is kept even while no integration is active, so an
+        # integration approved later gets correct payloads from its first event.
         self._states: dict[str, tuple[int, dict[str, Any], bytes]] = {}
         self._deliveries: list[dict[str, Any]] = []
         self._queued: list[UUID] = []

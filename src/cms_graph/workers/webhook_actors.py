@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 WEBHOOKS_QUEUE = "webhooks"
 
 
-# The retry bounds here are defaults; send_delivery sets them per message from settings.
+# The retry bounds here are defaults; send_deliveries sets them per message from settings.
 @dramatiq.actor(
     queue_name=WEBHOOKS_QUEUE,
     max_retries=8,
