@@ -210,9 +210,10 @@ class WebhookAdmin:
         logger.info(
             "webhook delivery %s replayed by %s", delivery_id, principal.user_id or "unknown"
         )
-        self.on_replayed([delivery_id])
+        # Read before sending, so the caller sees the replay's own result, not the send's.
         updated = self.get(delivery_id)
         assert updated is not None
+        self.on_replayed([delivery_id])
         return updated
 
 

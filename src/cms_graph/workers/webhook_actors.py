@@ -9,7 +9,7 @@ from uuid import UUID
 
 import dramatiq
 
-from cms_graph.application.webhook_delivery import DeliveryOutcome
+from cms_graph.application.webhook_delivery import DeliveryOutcome, WebhookDeliveryFailed
 from cms_graph.settings import Settings
 from cms_graph.workers.runtime import current_container
 
@@ -29,13 +29,18 @@ WEBHOOKS_QUEUE = "webhooks"
 def deliver_webhook(delivery_id: str) -> None:
     """Send one webhook delivery; on success, send the next of the same complaint.
 
-    Raises WebhookDeliveryFailed after a failed attempt, so Dramatiq retries with backoff.
+    Raises dramatiq.Retry after a failed attempt, so Dramatiq retries with backoff.
     The attempt count in the row decides when to stop, so messages sent again by the sweep
     do not extend the budget.
     """
     container = current_container()
     sender = container.webhook_sender
-    outcome = sender.deliver(UUID(delivery_id))
+    try:
+        outcome = sender.deliver(UUID(delivery_id))
+    except WebhookDeliveryFailed as error:
+        # An expected failure: Retry makes Dramatiq back off without logging an error.
+        logger.warning("%s; retrying with backoff", error)
+        raise dramatiq.Retry(str(error)) from error
     logger.debug("webhook delivery %s: %s", delivery_id, outcome.value)
     if outcome in (DeliveryOutcome.DELIVERED, DeliveryOutcome.CANCELLED):
         following = sender.next_in_line(UUID(delivery_id))
