@@ -122,6 +122,7 @@ class WebhookAdmin:
             raise InvalidInput(
                 f"first must be between 0 and {MAX_PAGE_SIZE}, got {size}", field=("first",)
             )
+
         conditions = ["1 = 1"]
         parameters: dict[str, Any] = {}
         if filter.integration_id is not None:
@@ -138,6 +139,7 @@ class WebhookAdmin:
                 parameters,
             )
             total_row = cursor.fetchone()
+
             if after is not None:
                 position, integration_id = _decode(after)
                 conditions.append(
@@ -152,6 +154,7 @@ class WebhookAdmin:
                 parameters | {"limit": size + 1},
             )
             rows = cursor.fetchall()
+
         records = [DeliveryRecord.from_row(row) for row in rows[:size]]
         total = int(total_row["total"]) if total_row else 0
         return DeliveryPage(records, len(rows) > size, total)

@@ -21,7 +21,7 @@ WEBHOOKS_QUEUE = "webhooks"
 # The retry bounds here are defaults; send_deliveries sets them per message from settings.
 @dramatiq.actor(
     queue_name=WEBHOOKS_QUEUE,
-    max_retries=8,
+    max_retries=12,
     min_backoff=5_000,
     max_backoff=3_600_000,
     time_limit=120_000,
