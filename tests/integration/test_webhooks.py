@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -481,6 +482,12 @@ def test_sweep_sends_lost_deliveries(rig: Rig) -> None:
         rig.settle()
         assert receiver.all_requests() == []
 
+        # Not yet overdue by the grace period: the sweep leaves them to their messages.
+        sweep_webhooks.send()
+        rig.settle()
+        assert receiver.all_requests() == []
+
+        rig.container.webhook_sender.sweep_grace = timedelta(0)
         sweep_webhooks.send()
         rig.settle()
         assert len(receiver.accepted()) == 3

@@ -39,6 +39,9 @@ RETRYABLE_STATUSES = frozenset({408, 425, 429})
 # How long a claim outlives the POST's timeout, for the write that records the result.
 _CLAIM_MARGIN = timedelta(seconds=30)
 SWEEP_LIMIT = 1000
+# How long past its due time a PENDING delivery waits before the sweep sends it again, so
+# that the sweep does not duplicate messages still queued behind a backlog.
+SWEEP_GRACE = timedelta(seconds=60)
 
 
 class DeliveryStatus(StrEnum):
@@ -118,6 +121,7 @@ class WebhookSender:
         self.directory = directory
         self.clock = clock
         self.policy = policy
+        self.sweep_grace = SWEEP_GRACE
 
     def deliver(self, delivery_id: UUID) -> DeliveryOutcome:
         """Send one delivery if it is PENDING and first in line.
@@ -302,8 +306,8 @@ class WebhookSender:
         return cancelled
 
     def due(self) -> list[UUID]:
-        """Return PENDING deliveries that are first in line, unclaimed and due, oldest
-        first: what the sweep sends again in case a message was lost.
+        """Return PENDING deliveries that are first in line, unclaimed and overdue by
+        ``sweep_grace``, oldest first: what the sweep sends again in case a message was lost.
 
         Deliveries of integrations that are no longer active are cancelled first.
         """
@@ -327,10 +331,10 @@ class WebhookSender:
                 # The condition is a fixed string; values travel as parameters.
                 "SELECT delivery_id FROM webhook_deliveries WHERE status = 'PENDING'"  # noqa: S608
                 " AND (claimed_until IS NULL OR claimed_until < :now)"
-                " AND (next_attempt_at IS NULL OR next_attempt_at <= :now) AND "
+                " AND (next_attempt_at IS NULL OR next_attempt_at <= :overdue) AND "
                 + _FIRST_IN_LINE
                 + " ORDER BY position LIMIT :limit",
-                {"now": now, "limit": SWEEP_LIMIT},
+                {"now": now, "overdue": now - self.sweep_grace, "limit": SWEEP_LIMIT},
             )
             return [UUID(str(row["delivery_id"])) for row in cursor.fetchall()]
 
