@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
+from uuid import UUID
 
 import psycopg
 
@@ -54,6 +55,8 @@ from cms_graph.application.integration_queries import IntegrationQueries
 from cms_graph.application.integrations import IntegrationService
 from cms_graph.application.queries import ComplaintQueries
 from cms_graph.application.subscriptions import ComplaintSubscriptions
+from cms_graph.application.webhook_admin import WebhookAdmin
+from cms_graph.application.webhook_delivery import RetryPolicy, WebhookSender
 from cms_graph.domain.units import UnitHierarchy
 from cms_graph.projections.audit_chain import AuditChainProjector
 from cms_graph.projections.audit_trail import AuditTrailProjector
@@ -62,6 +65,7 @@ from cms_graph.projections.complaints import ComplaintViewProjector
 from cms_graph.projections.escalations import EscalationProjector, ScheduledDeadline
 from cms_graph.projections.integrations import IntegrationProjector
 from cms_graph.projections.runner import ProjectionRunner, Projector
+from cms_graph.projections.webhooks import WebhookProjector
 from cms_graph.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -100,6 +104,9 @@ class Container:
     citizen_notification_projection: ProjectionRunner
     citizen_notifications: CitizenNotificationSender
     citizen_notification_queries: CitizenNotificationQueries
+    webhook_projection: ProjectionRunner
+    webhook_sender: WebhookSender
+    webhook_admin: WebhookAdmin
     # Called after each commit, after the read model caught up; the worker setup uses it
     # to send the catch-up message for the other projections.
     commit_listeners: list[Callable[[int], None]] = field(default_factory=list)
@@ -108,10 +115,12 @@ class Container:
     deadline_listeners: list[Callable[[list[ScheduledDeadline]], None]] = field(
         default_factory=list
     )
-    # Active integrations; empty until the integrations feature provides a directory.
     # Called with the keys of outbox rows the notification projection added, once
     # committed; the worker setup uses it to send a Dramatiq message for each.
     notification_listeners: list[Callable[[list[str]], None]] = field(default_factory=list)
+    # Called with webhook deliveries that are ready to send: new rows once committed,
+    # and replayed ones; the worker setup sends a Dramatiq message for each.
+    webhook_listeners: list[Callable[[list[UUID]], None]] = field(default_factory=list)
 
     @property
     def projections(self) -> list[ProjectionRunner]:
@@ -122,6 +131,7 @@ class Container:
             self.audit_trail,
             self.integration_projection,
             self.citizen_notification_projection,
+            self.webhook_projection,
         ]
 
     def notifications_created(self, keys: list[str]) -> None:
@@ -190,6 +200,17 @@ class Container:
                 error,
             )
 
+    def webhooks_queued_safely(self, delivery_ids: list[UUID]) -> None:
+        try:
+            for listener in self.webhook_listeners:
+                listener(delivery_ids)
+        except Exception as error:
+            logger.warning(
+                "sending %d webhook deliveries failed: %s; the periodic sweep covers them",
+                len(delivery_ids),
+                error,
+            )
+
     def close(self) -> None:
         self.firs.registry.close()
         self.citizen_notifications.close()
@@ -232,6 +253,7 @@ def build_projectors(settings: Settings, units: UnitHierarchy) -> dict[str, Proj
         AuditTrailProjector(),
         IntegrationProjector(),
         CitizenNotificationProjector(whatsapp_enabled=settings.whatsapp_enabled),
+        WebhookProjector(),
     ]
     return {projector.name: projector for projector in projectors}
 
@@ -408,6 +430,20 @@ def build_container(
         citizen_notification_projection=runner("citizen_notifications"),
         citizen_notifications=citizen_notifications,
         citizen_notification_queries=CitizenNotificationQueries(database, queries),
+        webhook_projection=runner("webhooks"),
+        webhook_sender=WebhookSender(
+            database,
+            vault,
+            lambda: container.integration_directory,
+            clock,
+            RetryPolicy(
+                max_attempts=settings.webhook_max_retries + 1,
+                min_backoff_ms=settings.webhook_min_backoff_ms,
+                max_backoff_ms=settings.webhook_max_backoff_ms,
+                timeout_seconds=settings.webhook_timeout_seconds,
+            ),
+        ),
+        webhook_admin=WebhookAdmin(database, event_store, access, clock),
     )
     # A commit in this process wakes the feed at once, on SQLite as well.
     container.commit_listeners.append(event_feed.wake)
@@ -423,6 +459,12 @@ def build_container(
     notification_projector = projectors["citizen_notifications"]
     assert isinstance(notification_projector, CitizenNotificationProjector)
     notification_projector.set_on_created(container.notifications_created)
+    webhook_projector = projectors["webhooks"]
+    assert isinstance(webhook_projector, WebhookProjector)
+    webhook_projector.set_directory(lambda: container.integration_directory)
+    webhook_projector.set_on_queued(container.webhooks_queued_safely)
+    container.webhook_admin.after_commit = container.after_commit
+    container.webhook_admin.on_replayed = container.webhooks_queued_safely
     logger.info(
         "container ready: store=%s, units=%d",
         "postgres" if settings.database_url else "sqlite",

@@ -78,6 +78,25 @@ class Settings(BaseSettings):
     sweep_seconds: float = Field(
         default=30.0, gt=0, le=3600, description="how often workers sweep for passed deadlines"
     )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="how long one webhook POST may take, in seconds"
+    )
+    webhook_max_retries: int = Field(
+        default=12,
+        ge=0,
+        le=30,
+        description="retries of a failing webhook before it is FAILED; with the default"
+        " backoffs, 12 retries span an estimated 2.5 to 4.5 hours",
+    )
+    webhook_min_backoff_ms: int = Field(
+        default=5_000, ge=1, description="delay before the first webhook retry, in ms"
+    )
+    webhook_max_backoff_ms: int = Field(
+        default=3_600_000, ge=1, description="maximum delay between webhook retries, in ms"
+    )
+    webhook_sweep_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="how often workers sweep for unsent webhooks"
+    )
     migrate_on_start: bool = Field(
         default=True,
         description="create and migrate tables at start; off when the service runs as a"

@@ -79,3 +79,14 @@ def test_audit_chain_not_rebuildable(container: Container) -> None:
             projector,
             data_dir=container.settings.data_dir,
         )
+
+
+def test_webhooks_not_rebuildable(container: Container) -> None:
+    projector = build_projectors(container.settings, container.units)["webhooks"]
+    with pytest.raises(RebuildError, match="which a rebuild would send again"):
+        rebuild(
+            container.database,
+            container.event_store,
+            projector,
+            data_dir=container.settings.data_dir,
+        )

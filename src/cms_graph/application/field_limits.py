@@ -48,6 +48,8 @@ COMPLAINT_FIELDS: tuple[str, ...] = (
     "closedAt",
     "withdrawnAt",
     "outcome",
+    "firNumber",
+    "firRegisteredAt",
 )
 
 # Sent only to a receiver whose allowlist names them explicitly.
@@ -80,6 +82,8 @@ _RECORD_ATTRIBUTES: dict[str, str] = {
     "closedAt": "closed_at",
     "withdrawnAt": "withdrawn_at",
     "outcome": "outcome",
+    "firNumber": "fir_number",
+    "firRegisteredAt": "fir_registered_at",
 }
 
 

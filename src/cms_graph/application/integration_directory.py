@@ -50,4 +50,17 @@ class IntegrationDirectory(Protocol):
         ...
 
 
-__all__ = ["ActiveIntegration", "IntegrationDirectory", "IntegrationKind"]
+class NoIntegrations:
+    """A directory with no active integrations, used until one is configured."""
+
+    def active(self, *, kind: IntegrationKind | None = None) -> list[ActiveIntegration]:
+        return []
+
+    def active_for_principal(self, principal: str) -> ActiveIntegration | None:
+        return None
+
+    def signing_secret(self, integration_id: UUID) -> bytes | None:
+        return None
+
+
+__all__ = ["ActiveIntegration", "IntegrationDirectory", "IntegrationKind", "NoIntegrations"]

@@ -27,6 +27,7 @@ from cms_graph.graphql.types import (
     from_global_id,
     public_status,
 )
+from cms_graph.graphql.webhooks import WebhookMutations
 
 
 @strawberry.type
@@ -157,7 +158,7 @@ async def _run(
 
 
 @strawberry.type
-class Mutation:
+class Mutation(WebhookMutations):
     @strawberry.mutation(description="Lodge a complaint. Staff channels need a staff token.")
     async def lodge_complaint(
         self, info: Info, input: inputs.LodgeComplaintInput

@@ -34,6 +34,7 @@ from cms_graph.graphql.types import (
     from_global_id,
     public_status,
 )
+from cms_graph.graphql.webhooks import WebhookQueries
 
 
 def _filter(value: inputs.ComplaintFilter | None) -> ComplaintFilter:
@@ -71,7 +72,7 @@ def _escalation_filter(value: inputs.EscalationFilter | None) -> EscalationFilte
 
 
 @strawberry.type
-class Query(NotificationQueries):
+class Query(NotificationQueries, WebhookQueries):
     @strawberry.field(
         description="One complaint by global id or tracking number, if visible to you."
     )

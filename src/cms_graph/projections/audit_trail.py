@@ -11,6 +11,7 @@ from cms_graph.domain.complaint import Complaint
 from cms_graph.domain.export_record import ExportRecord
 from cms_graph.domain.integration import Integration
 from cms_graph.domain.values import Actor
+from cms_graph.domain.webhook_replay import WebhookReplay
 
 
 class AuditTrailProjector:
@@ -61,6 +62,14 @@ class AuditTrailProjector:
             channel = None
             operation = f"integration {event.originator_id}"
             detail = getattr(event, "reason", None)
+        elif isinstance(event, WebhookReplay.WebhookDeliveryReplayed):
+            complaint_id = event.complaint_id
+            channel = None
+            operation = "replayWebhookDelivery"
+            detail = (
+                f"delivery {event.delivery_id} to integration {event.integration_id}"
+                f" at position {event.position}"
+            )
         else:
             return
         actor: Actor = event.actor

@@ -12,6 +12,7 @@ from cms_graph.adapters.database import Cursor, in_clause
 from cms_graph.domain.complaint import Complaint
 from cms_graph.domain.deadlines import DeadlinePlan
 from cms_graph.domain.units import UnitHierarchy
+from cms_graph.projections.complaint_changes import event_changes
 from cms_graph.projections.deadline_state import (
     DEADLINE_COLUMNS,
     DeadlineState,
@@ -162,41 +163,10 @@ class ComplaintViewProjector:
 
     def _changes_for(self, event: Complaint.Event) -> dict[str, Any]:
         """Return the view columns an event changes besides the deadline state."""
-        at = event.occurred_at
-        if isinstance(event, Complaint.ComplaintAssigned):
-            return {
-                "assigned_officer_id": event.officer_id,
-                "unit_id": event.unit_id,
-                "unit_path": self.unit_path(event.unit_id),
-            }
-        if isinstance(event, Complaint.ComplaintEscalated):
-            return {
-                "escalation_level": event.to_level,
-                "unit_id": event.to_unit_id,
-                "unit_path": self.unit_path(event.to_unit_id),
-            }
-        if isinstance(event, Complaint.ComplaintResolved):
-            return {
-                "outcome": str(event.outcome),
-                "resolved_at": at,
-                "feedback_satisfied": None,
-            }
-        if isinstance(event, Complaint.FeedbackRecorded):
-            return {"feedback_satisfied": event.satisfied}
-        if isinstance(event, Complaint.ComplaintReopened):
-            return {
-                "outcome": None,
-                "resolved_at": None,
-                "closed_at": None,
-                "feedback_satisfied": None,
-            }
-        if isinstance(event, Complaint.ComplaintClosed):
-            return {"closed_at": at}
-        if isinstance(event, Complaint.ComplaintWithdrawn):
-            return {"withdrawn_at": at}
-        if isinstance(event, Complaint.FirRegistered):
-            return {"fir_number": event.fir_number, "fir_registered_at": event.registered_at}
-        return {}
+        changes = event_changes(event)
+        if "unit_id" in changes:
+            changes["unit_path"] = self.unit_path(changes["unit_id"])
+        return changes
 
     def _append_timeline(
         self, cursor: Cursor, event: Complaint.Event, notification_id: int

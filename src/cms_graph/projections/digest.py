@@ -22,6 +22,7 @@ TABLE_KEYS = {
     "integration_approvals_view": "integration_id, version",
     "citizen_notification_subjects": "complaint_id",
     "citizen_notification_outbox": "complaint_id, version, channel",
+    "webhook_complaint_state": "complaint_id",
 }
 # Checkpoints fall at batch ends and carry their signing time, so a rebuild in other
 # batch sizes signs other positions; the links they sign are compared in audit_chain.

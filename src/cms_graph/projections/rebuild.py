@@ -29,8 +29,9 @@ logger = logging.getLogger(__name__)
 
 # The chain is the evidence that the log was not altered; building it anew from the
 # current log would certify whatever the log now contains. The notification outbox
-# records which messages went out; building it anew would send every message again.
-NOT_REBUILDABLE = frozenset({"audit_chain", "citizen_notifications"})
+# records which messages went out, and webhook deliveries what was sent to other
+# systems; building either anew would lose them or send them all again.
+NOT_REBUILDABLE = frozenset({"audit_chain", "citizen_notifications", "webhooks"})
 
 
 class RebuildError(Exception):
@@ -70,6 +71,8 @@ def rebuild(
 def _why(name: str) -> str:
     if name == "citizen_notifications":
         return "it records which messages were sent, and a rebuild would send them all again"
+    if name == "webhooks":
+        return "its rows record what was sent to integrations, which a rebuild would send again"
     return "it is the tamper evidence; check it with 'cms-graph audit verify' instead"
 
 

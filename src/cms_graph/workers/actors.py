@@ -51,4 +51,13 @@ def sweep_deadlines() -> None:
     current_container().escalations.sweep()
 
 
-ALL_ACTORS = (catch_up_projections, escalate_overdue, sweep_deadlines, *NOTIFICATION_ACTORS)
+# Imported here so that ALL_ACTORS lists them; they live in their own module.
+from cms_graph.workers.webhook_actors import WEBHOOK_ACTORS  # noqa: E402
+
+ALL_ACTORS = (
+    catch_up_projections,
+    escalate_overdue,
+    sweep_deadlines,
+    *NOTIFICATION_ACTORS,
+    *WEBHOOK_ACTORS,
+)

@@ -17,6 +17,7 @@ from cms_graph.workers.broker import create_broker, install_broker
 from cms_graph.workers.follower import ProjectionFollower
 from cms_graph.workers.notification_actors import NotificationSweeper, send_notifications
 from cms_graph.workers.runtime import use_container
+from cms_graph.workers.webhook_actors import send_deliveries, sweep_webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -28,12 +29,15 @@ class WorkerHandle:
     follower: ProjectionFollower | None
     sweeper: DeadlineSweeper | None = None
     notification_sweeper: NotificationSweeper | None = None
+    webhook_sweeper: DeadlineSweeper | None = None
 
     def stop(self) -> None:
         if self.sweeper is not None:
             self.sweeper.stop()
         if self.notification_sweeper is not None:
             self.notification_sweeper.stop()
+        if self.webhook_sweeper is not None:
+            self.webhook_sweeper.stop()
         if self.follower is not None:
             self.follower.stop()
         if self.worker is not None:
@@ -59,12 +63,16 @@ def schedule_escalations(container: Container, deadlines: list[ScheduledDeadline
 
 
 class DeadlineSweeper:
-    """Sends ``sweep_deadlines`` every ``interval`` seconds until stopped."""
+    """Sends ``sweep_deadlines`` (or another sweep actor) every ``interval`` seconds until
+    stopped."""
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, sweep: dramatiq.Actor[[], None] = sweep_deadlines) -> None:
         self._interval = interval
+        self._sweep = sweep
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="deadline-sweeper", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=sweep.actor_name.replace("_", "-"), daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()
@@ -76,9 +84,11 @@ class DeadlineSweeper:
     def _run(self) -> None:
         while not self._stopping.wait(self._interval):
             try:
-                sweep_deadlines.send()
+                self._sweep.send()
             except dramatiq.errors.ConnectionError as error:
-                logger.warning("could not send the deadline sweep, retrying next time: %s", error)
+                logger.warning(
+                    "could not send %s, retrying next time: %s", self._sweep.actor_name, error
+                )
 
 
 def connect_broker(container: Container, broker: dramatiq.Broker | None = None) -> dramatiq.Broker:
@@ -88,6 +98,7 @@ def connect_broker(container: Container, broker: dramatiq.Broker | None = None) 
     container.commit_listeners.append(send_catch_up)
     container.deadline_listeners.append(partial(schedule_escalations, container))
     container.notification_listeners.append(partial(send_notifications, container.settings))
+    container.webhook_listeners.append(partial(send_deliveries, container.settings))
     return broker
 
 
@@ -112,12 +123,17 @@ def start_workers(
         follower.start()
     sweeper = DeadlineSweeper(container.settings.sweep_seconds) if follow else None
     notification_sweeper = NotificationSweeper(container.settings.sweep_seconds) if follow else None
-    for thread in (sweeper, notification_sweeper):
-        if thread is not None:
-            thread.start()
+    webhook_sweeper = (
+        DeadlineSweeper(container.settings.webhook_sweep_seconds, sweep_webhooks)
+        if follow
+        else None
+    )
+    for periodic in (sweeper, notification_sweeper, webhook_sweeper):
+        if periodic is not None:
+            periodic.start()
     mode = "in-process" if isinstance(broker, StubBroker) else type(broker).__name__
     logger.info("workers started: %s broker, %d threads", mode, threads)
-    return WorkerHandle(broker, worker, follower, sweeper, notification_sweeper)
+    return WorkerHandle(broker, worker, follower, sweeper, notification_sweeper, webhook_sweeper)
 
 
 __all__ = ["WorkerHandle", "connect_broker", "start_workers"]
