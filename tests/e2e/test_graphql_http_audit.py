@@ -11,7 +11,6 @@ The first run installs the pinned packages with ``npm ci``, which needs the npm 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import warnings
 from pathlib import Path
@@ -20,9 +19,9 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import RunningServer
+from tests.e2e.node_projects import NPM_CI_TIMEOUT_SECONDS, find_tool, install_locked
 
 AUDIT_DIR = Path(__file__).resolve().parent / "graphql_http_audit"
-NPM_CI_TIMEOUT_SECONDS = 240
 AUDIT_TIMEOUT_SECONDS = 120
 AUDIT_STATUSES = {"ok", "notice", "warn", "error"}
 
@@ -31,50 +30,10 @@ class GraphQLHttpAuditWarning(UserWarning):
     """A SHOULD or MAY audit of graphql-http that the server failed."""
 
 
-def find_tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(
-            f"{name} is not on PATH: the graphql-http audits need Node.js 20 or later with npm",
-            pytrace=False,
-        )
-    return path
-
-
-def installed_version(package: str) -> str | None:
-    manifest = AUDIT_DIR / "node_modules" / package / "package.json"
-    if not manifest.is_file():
-        return None
-    version: str = json.loads(manifest.read_text(encoding="utf-8"))["version"]
-    return version
-
-
-def locked_version(package: str) -> str:
-    lock = json.loads((AUDIT_DIR / "package-lock.json").read_text(encoding="utf-8"))
-    version: str = lock["packages"][f"node_modules/{package}"]["version"]
-    return version
-
-
 @pytest.fixture(scope="session")
 def audit_script() -> Path:
     """Return the audit script, after ``npm ci`` if node_modules lacks the locked versions."""
-    packages = ("graphql", "graphql-http")
-    if any(installed_version(name) != locked_version(name) for name in packages):
-        npm = find_tool("npm")
-        completed = subprocess.run(  # fixed arguments, npm found on PATH
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=AUDIT_DIR,
-            capture_output=True,
-            text=True,
-            timeout=NPM_CI_TIMEOUT_SECONDS,
-            check=False,
-        )
-        if completed.returncode != 0:
-            pytest.fail(
-                f"npm ci failed in {AUDIT_DIR} with exit status {completed.returncode}:\n"
-                f"{completed.stdout}\n{completed.stderr}",
-                pytrace=False,
-            )
+    install_locked(AUDIT_DIR, ("graphql", "graphql-http"))
     return AUDIT_DIR / "audit.mjs"
 
 

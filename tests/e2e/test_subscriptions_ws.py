@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import shutil
 import socket
 import subprocess
 import sys
@@ -39,11 +38,11 @@ from cms_graph.settings import Settings
 from cms_graph.web import create_app
 from tests.conftest import TEST_SECRET, make_settings
 from tests.e2e.conftest import GraphQLClient, TokenMaker
+from tests.e2e.node_projects import NPM_CI_TIMEOUT_SECONDS, find_tool, install_locked
 from tests.e2e.test_lifecycle_http import CIRCLE, OFFICER, Desk
 from tests.factories import CNIC, NAME, NORMALISED_PHONE, PHONE
 
 CLIENT_DIR = Path(__file__).resolve().parent / "graphql_ws_client"
-NPM_CI_TIMEOUT_SECONDS = 240
 # Bounds on every wait for a process or a message, so a broken server fails the test.
 START_TIMEOUT_SECONDS = 60.0
 MESSAGE_TIMEOUT_SECONDS = 30.0
@@ -81,50 +80,10 @@ subscription($filter: ComplaintFilter, $after: Int) {
 """
 
 
-def find_tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(
-            f"{name} is not on PATH: the subscription tests need Node.js 20 or later with npm",
-            pytrace=False,
-        )
-    return path
-
-
-def installed_version(package: str) -> str | None:
-    manifest = CLIENT_DIR / "node_modules" / package / "package.json"
-    if not manifest.is_file():
-        return None
-    version: str = json.loads(manifest.read_text(encoding="utf-8"))["version"]
-    return version
-
-
-def locked_version(package: str) -> str:
-    lock = json.loads((CLIENT_DIR / "package-lock.json").read_text(encoding="utf-8"))
-    version: str = lock["packages"][f"node_modules/{package}"]["version"]
-    return version
-
-
 @pytest.fixture(scope="session")
 def client_script() -> Path:
     """Return the client script, after ``npm ci`` if node_modules lacks the locked versions."""
-    packages = ("graphql", "graphql-ws", "ws")
-    if any(installed_version(name) != locked_version(name) for name in packages):
-        npm = find_tool("npm")
-        completed = subprocess.run(  # fixed arguments, npm found on PATH
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=CLIENT_DIR,
-            capture_output=True,
-            text=True,
-            timeout=NPM_CI_TIMEOUT_SECONDS,
-            check=False,
-        )
-        if completed.returncode != 0:
-            pytest.fail(
-                f"npm ci failed in {CLIENT_DIR} with exit status {completed.returncode}:\n"
-                f"{completed.stdout}\n{completed.stderr}",
-                pytrace=False,
-            )
+    install_locked(CLIENT_DIR, ("graphql", "graphql-ws", "ws"))
     return CLIENT_DIR / "subscribe.mjs"
 
 

@@ -9,7 +9,6 @@ rows that no message handled (a lost message, a worker that died) and sends them
 from __future__ import annotations
 
 import logging
-import threading
 
 import dramatiq
 
@@ -62,38 +61,12 @@ def send_notifications(settings: Settings, keys: list[str]) -> None:
         )
 
 
-class NotificationSweeper:
-    """Sends ``sweep_citizen_notifications`` every ``interval`` seconds until stopped."""
-
-    def __init__(self, interval: float) -> None:
-        self._interval = interval
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="notification-sweeper", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stopping.wait(self._interval):
-            try:
-                sweep_citizen_notifications.send()
-            except dramatiq.errors.ConnectionError as error:
-                logger.warning(
-                    "could not send the notification sweep, retrying next time: %s", error
-                )
-
-
 NOTIFICATION_ACTORS = (send_citizen_notification, sweep_citizen_notifications)
 
 __all__ = [
     "NOTIFICATIONS_QUEUE",
     "NOTIFICATION_ACTORS",
     "DeliveryFailed",
-    "NotificationSweeper",
     "send_citizen_notification",
     "send_notifications",
     "sweep_citizen_notifications",

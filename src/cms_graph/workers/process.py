@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import dramatiq
@@ -15,7 +15,7 @@ from cms_graph.projections.escalations import ScheduledDeadline
 from cms_graph.workers.actors import catch_up_projections, escalate_overdue, sweep_deadlines
 from cms_graph.workers.broker import create_broker, install_broker
 from cms_graph.workers.follower import ProjectionFollower
-from cms_graph.workers.notification_actors import NotificationSweeper, send_notifications
+from cms_graph.workers.notification_actors import send_notifications, sweep_citizen_notifications
 from cms_graph.workers.runtime import use_container
 from cms_graph.workers.webhook_actors import send_deliveries, sweep_webhooks
 
@@ -27,17 +27,11 @@ class WorkerHandle:
     broker: dramatiq.Broker
     worker: dramatiq.Worker | None
     follower: ProjectionFollower | None
-    sweeper: DeadlineSweeper | None = None
-    notification_sweeper: NotificationSweeper | None = None
-    webhook_sweeper: DeadlineSweeper | None = None
+    sweeps: list[PeriodicSweep] = field(default_factory=list)
 
     def stop(self) -> None:
-        if self.sweeper is not None:
-            self.sweeper.stop()
-        if self.notification_sweeper is not None:
-            self.notification_sweeper.stop()
-        if self.webhook_sweeper is not None:
-            self.webhook_sweeper.stop()
+        for sweep in self.sweeps:
+            sweep.stop()
         if self.follower is not None:
             self.follower.stop()
         if self.worker is not None:
@@ -62,11 +56,11 @@ def schedule_escalations(container: Container, deadlines: list[ScheduledDeadline
         )
 
 
-class DeadlineSweeper:
-    """Sends ``sweep_deadlines`` (or another sweep actor) every ``interval`` seconds until
-    stopped."""
+class PeriodicSweep:
+    """A thread that sends one sweep actor's message every ``interval`` seconds until
+    stopped: the safety net for deadlines, messages and deliveries whose message was lost."""
 
-    def __init__(self, interval: float, sweep: dramatiq.Actor[[], None] = sweep_deadlines) -> None:
+    def __init__(self, interval: float, sweep: dramatiq.Actor[[], None]) -> None:
         self._interval = interval
         self._sweep = sweep
         self._stopping = threading.Event()
@@ -121,19 +115,19 @@ def start_workers(
             poll_seconds=container.settings.projection_poll_seconds,
         )
         follower.start()
-    sweeper = DeadlineSweeper(container.settings.sweep_seconds) if follow else None
-    notification_sweeper = NotificationSweeper(container.settings.sweep_seconds) if follow else None
-    webhook_sweeper = (
-        DeadlineSweeper(container.settings.webhook_sweep_seconds, sweep_webhooks)
-        if follow
-        else None
-    )
-    for periodic in (sweeper, notification_sweeper, webhook_sweeper):
-        if periodic is not None:
-            periodic.start()
+    sweeps = []
+    if follow:
+        settings = container.settings
+        sweeps = [
+            PeriodicSweep(settings.sweep_seconds, sweep_deadlines),
+            PeriodicSweep(settings.sweep_seconds, sweep_citizen_notifications),
+            PeriodicSweep(settings.webhook_sweep_seconds, sweep_webhooks),
+        ]
+    for sweep in sweeps:
+        sweep.start()
     mode = "in-process" if isinstance(broker, StubBroker) else type(broker).__name__
     logger.info("workers started: %s broker, %d threads", mode, threads)
-    return WorkerHandle(broker, worker, follower, sweeper, notification_sweeper, webhook_sweeper)
+    return WorkerHandle(broker, worker, follower, sweeps)
 
 
 __all__ = ["WorkerHandle", "connect_broker", "start_workers"]
