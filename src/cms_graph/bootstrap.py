@@ -40,6 +40,7 @@ from cms_graph.projections.audit_chain import AuditChainProjector
 from cms_graph.projections.audit_trail import AuditTrailProjector
 from cms_graph.projections.complaints import ComplaintViewProjector
 from cms_graph.projections.escalations import EscalationProjector, ScheduledDeadline
+from cms_graph.projections.inline_catch_up import InlineCatchUp
 from cms_graph.projections.runner import ProjectionRunner, Projector
 from cms_graph.settings import Settings
 
@@ -75,6 +76,9 @@ class Container:
         default_factory=list
     )
 
+    def __post_init__(self) -> None:
+        self._complaint_catch_up = InlineCatchUp(self.complaint_projection)
+
     @property
     def projections(self) -> list[ProjectionRunner]:
         return [
@@ -98,11 +102,9 @@ class Container:
         is logged, and the workers' follower and sweep catch up later.
         """
         # Read-your-writes: the complaint view includes this commit before the mutation
-        # returns. Running it here is safe beside the workers, because batches take turns.
-        try:
-            self.complaint_projection.catch_up(until=notification_id)
-        except Exception:
-            logger.exception("inline catch-up after notification %d failed", notification_id)
+        # returns. Running it here is safe beside the workers, because batches take turns,
+        # and concurrent commands of this process share one thread's batches.
+        self._complaint_catch_up.wait_for(notification_id)
         for listener in self.commit_listeners:
             try:
                 listener(notification_id)
