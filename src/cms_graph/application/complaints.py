@@ -112,12 +112,14 @@ class ComplaintService:
             raise InvalidInput("incidentAt must not be in the future", field=("incidentAt",))
         assert district.code is not None
 
-        # Everything is validated; only now create the key and reserve the number.
+        # Everything is validated; only now create the key and reserve the number, in
+        # one transaction, so a failed reservation leaves no key behind.
         complaint_id = uuid4()
-        key_material = self.vault.create_key(complaint_id)
-        tracking_number = self.tracking_numbers.reserve(
-            complaint_id, lambda: new_tracking_number(district.code or "")
-        )
+        with self.vault.database.transaction() as cursor:
+            key_material = self.vault.create_key(complaint_id, cursor)
+            tracking_number = self.tracking_numbers.reserve(
+                complaint_id, lambda: new_tracking_number(district.code or ""), cursor
+            )
         complaint = Complaint.lodge(
             complaint_id=complaint_id,
             tracking_number=tracking_number,
