@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, Notification, PersistenceError, StoredEvent
 
+from cms_graph.adapters import group_commit
 from cms_graph.adapters.group_commit import GroupCommitRecorder, SaveRequest
 from cms_graph.adapters.policy_files import load_policy
 from cms_graph.application.identity import Principal
@@ -92,7 +93,21 @@ def tail_log(container: Container, stop: threading.Event) -> list[Notification]:
 def test_concurrent_lodgings_keep_log_order(
     postgres_container: Container, postgres_url: str
 ) -> None:
-    container = postgres_container
+    check_concurrent_lodgings(postgres_container, postgres_url)
+
+
+def test_small_groups_keep_log_order(
+    postgres_container: Container, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One event per group, so callers queue behind several groups and hand the lead on.
+    monkeypatch.setattr(group_commit, "MAX_GROUP_EVENTS", 1)
+    check_concurrent_lodgings(postgres_container, postgres_url)
+    rows = stored_rows(postgres_url)
+    assert len({row[3] for row in rows}) == len(rows)
+
+
+def check_concurrent_lodgings(container: Container, postgres_url: str) -> None:
+    """Lodge from many threads while a reader tails the log, and check both."""
     results: list[tuple[UUID, int]] = []
     unseen: list[UUID] = []
     errors: list[BaseException] = []

@@ -48,13 +48,15 @@ MAX_GROUP_EVENTS = 1000
 class SaveRequest:
     """One caller's events, waiting in the queue, and then the outcome of its group."""
 
-    __slots__ = ("done", "error", "notification_ids", "stored_events")
+    __slots__ = ("done", "error", "notification_ids", "stored_events", "woken")
 
     def __init__(self, stored_events: Sequence[StoredEvent]) -> None:
         self.stored_events = stored_events
         self.done = False
         self.notification_ids: list[int] = []
         self.error: Exception | None = None
+        # Set when the request is done, or when its caller is to lead the next group.
+        self.woken = threading.Event()
 
 
 class GroupCommitRecorder(PostgresApplicationRecorder):
@@ -71,7 +73,7 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
         self._queue: list[SaveRequest] = []
         self._leader_active = False
-        self._changed = threading.Condition(threading.Lock())
+        self._mutex = threading.Lock()
         table = SQL("{0}.{1}").format(
             Identifier(self.datastore.schema), Identifier(self.events_table_name)
         )
@@ -105,31 +107,46 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         if not stored_events:
             return None
         request = SaveRequest(stored_events)
-        with self._changed:
+        with self._mutex:
             self._queue.append(request)
-            while not request.done:
-                if self._leader_active:
-                    self._changed.wait()
-                    continue
-
-                # No group is being written, so lead the next one. It contains this
-                # request unless the queue ahead of it is longer than one group.
-                self._leader_active = True
-                group = self._take_group()
-                self._changed.release()
-                try:
-                    self.commit_group(group)
-                finally:
-                    self._changed.acquire()
-                    for member in group:
-                        if not member.done:  # commit_group was interrupted
-                            member.error = InterfaceError("the group commit was interrupted")
-                            member.done = True
-                    self._leader_active = False
-                    self._changed.notify_all()
+            leading = not self._leader_active
+            self._leader_active = True
+        if not leading:
+            # A waiter is woken when its group is done, or to lead the next group.
+            request.woken.wait()
+        while not request.done:
+            self._lead_one_group(request)
+            if not request.done:
+                request.woken.wait()
         if request.error is not None:
             raise _own_copy(request.error) from request.error
         return request.notification_ids
+
+    def _lead_one_group(self, own: SaveRequest) -> None:
+        """Commit the next group, wake its callers, then hand the lead on or drop it.
+
+        ``own`` is the leading caller's request. The lead goes to the first caller in
+        the queue, so ``own`` is always in the group it leads; should it ever be left
+        for a later group, its caller waits until the lead comes back to it.
+        """
+        with self._mutex:
+            group = self._take_group()
+        try:
+            self.commit_group(group)
+        finally:
+            for member in group:
+                if not member.done:  # commit_group was interrupted
+                    member.error = InterfaceError("the group commit was interrupted")
+                    member.done = True
+                member.woken.set()
+            with self._mutex:
+                if not own.done:
+                    own.woken.clear()
+                if self._queue:
+                    # The caller first in the queue leads next, and it may be ``own``.
+                    self._queue[0].woken.set()
+                else:
+                    self._leader_active = False
 
     def _take_group(self) -> list[SaveRequest]:
         group: list[SaveRequest] = []
