@@ -36,6 +36,7 @@ _KEY_TABLE = {
     ),
 }
 _NONCE_BYTES = 12
+KEY_BYTES = 32
 
 
 def _derive(key_material: bytes, purpose: bytes) -> bytes:
@@ -49,9 +50,13 @@ class PersonalDataVault:
     def create_tables(self) -> None:
         self.database.run_script(_KEY_TABLE[self.database.dialect])
 
+    @staticmethod
+    def new_key_material() -> bytes:
+        return os.urandom(KEY_BYTES)
+
     def create_key(self, complaint_id: UUID, cursor: Cursor | None = None) -> bytes:
         """Store a new key for the complaint, in ``cursor``'s transaction if given."""
-        key_material = os.urandom(32)
+        key_material = self.new_key_material()
         with self.database.transaction() if cursor is None else nullcontext(cursor) as write:
             write.execute(
                 "INSERT INTO complainant_keys (complaint_id, key_material, created_at)"

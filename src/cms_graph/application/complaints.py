@@ -18,6 +18,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from cms_graph.adapters.clock import Clock
 from cms_graph.adapters.event_store import ComplaintEventStore
+from cms_graph.adapters.lodging_rows import create_key_and_reserve_number
 from cms_graph.adapters.tracking_numbers import TrackingNumberIndex
 from cms_graph.adapters.vault import PersonalDataVault
 from cms_graph.application.access_audit import AccessAudit
@@ -112,14 +113,14 @@ class ComplaintService:
             raise InvalidInput("incidentAt must not be in the future", field=("incidentAt",))
         assert district.code is not None
 
-        # Everything is validated; only now create the key and reserve the number, in
-        # one transaction, so a failed reservation leaves no key behind.
+        # Everything is validated; only now create the key and reserve the number.
         complaint_id = uuid4()
-        with self.vault.database.transaction() as cursor:
-            key_material = self.vault.create_key(complaint_id, cursor)
-            tracking_number = self.tracking_numbers.reserve(
-                complaint_id, lambda: new_tracking_number(district.code or ""), cursor
-            )
+        key_material, tracking_number = create_key_and_reserve_number(
+            self.vault,
+            self.tracking_numbers,
+            complaint_id,
+            lambda: new_tracking_number(district.code or ""),
+        )
         complaint = Complaint.lodge(
             complaint_id=complaint_id,
             tracking_number=tracking_number,
