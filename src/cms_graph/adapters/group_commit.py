@@ -3,19 +3,20 @@
 The eventsourcing 9.5.6 recorder takes ``LOCK TABLE … IN EXCLUSIVE MODE`` and sends a
 ``NOTIFY`` in every transaction that inserts events. The lock makes commit order equal
 notification-id order, so a reader tailing the log never passes an id that a transaction
-still running fills in later. It also lets only one transaction of the whole cluster insert
-at a time. ``GroupCommitRecorder`` keeps the lock and the NOTIFY but pays for them once per
+still running fills in later. It also lets only one transaction at a time insert into
+the table. ``GroupCommitRecorder`` keeps the lock and the NOTIFY but pays for them once per
 group: the threads of one process that save at the same time queue their events, one of
 them (the leader) writes the queue in a single transaction, and each caller gets back its
 own notification ids or its own error.
 
-Per caller, the outcome is the same as a save of its own:
+What each caller gets back:
 
 - A version conflict fails only that caller, with ``IntegrityError``. The conflict is an
   event at the same version in the table or from an earlier caller of the same group.
   The caller's events are left out and the rest of the group commits. Under the table
   lock the check is exact, and the rejected events draw no ids from the sequence.
-- Any other database error fails every caller of the group, and the group writes nothing.
+- Any other database error fails every caller of the group, unlike separate saves, and
+  the group writes nothing.
 - Connection errors are retried, as the library retries them, by each caller on its own.
 """
 
