@@ -63,6 +63,7 @@ from cms_graph.projections.audit_trail import AuditTrailProjector
 from cms_graph.projections.citizen_notifications import CitizenNotificationProjector
 from cms_graph.projections.complaints import ComplaintViewProjector
 from cms_graph.projections.escalations import EscalationProjector, ScheduledDeadline
+from cms_graph.projections.inline_catch_up import InlineCatchUp
 from cms_graph.projections.integrations import IntegrationProjector
 from cms_graph.projections.runner import ProjectionRunner, Projector
 from cms_graph.projections.webhooks import WebhookProjector
@@ -122,6 +123,9 @@ class Container:
     # and replayed ones; the worker setup sends a Dramatiq message for each.
     webhook_listeners: list[Callable[[list[UUID]], None]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self._complaint_catch_up = InlineCatchUp(self.complaint_projection)
+
     @property
     def projections(self) -> list[ProjectionRunner]:
         return [
@@ -160,11 +164,9 @@ class Container:
         is logged, and the workers' follower and sweep catch up later.
         """
         # Read-your-writes: the complaint view includes this commit before the mutation
-        # returns. Running it here is safe beside the workers, because batches take turns.
-        try:
-            self.complaint_projection.catch_up(until=notification_id)
-        except Exception:
-            logger.exception("inline catch-up after notification %d failed", notification_id)
+        # returns. Running it here is safe beside the workers, because batches take turns,
+        # and concurrent commands of this process share one thread's batches.
+        self._complaint_catch_up.wait_for(notification_id)
         for listener in self.commit_listeners:
             try:
                 listener(notification_id)

@@ -240,6 +240,13 @@ class PostgresDatabase:
         with self.pool.connection() as connection, connection.cursor() as cursor:
             yield _PostgresCursor(cursor)
 
+    @contextmanager
+    def autocommit(self) -> Iterator[Cursor]:
+        """Yield a Cursor on which each statement is a transaction of its own, which
+        saves the round trips of BEGIN and COMMIT for a write of one statement."""
+        with self.pool.connection() as connection, connection.cursor() as cursor:
+            yield _PostgresCursor(cursor)
+
     def run_script(self, script: str) -> None:
         with self.pool.connection() as connection, connection.transaction():
             connection.execute(script.encode())

@@ -138,6 +138,8 @@ def event_store_env(
         # Off on purpose: in eventsourcing 9.5.6 the database function mixes the tables
         # of several applications and ignores tracking records.
         "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+        # Concurrent saves of this process share one transaction, table lock and NOTIFY.
+        "APPLICATION_RECORDER_TOPIC": "cms_graph.adapters.group_commit:GroupCommitRecorder",
         "CREATE_TABLE": "y" if create_table else "n",
     }
     return env

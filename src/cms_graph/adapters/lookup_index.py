@@ -43,27 +43,35 @@ class ComplainantLookupIndex:
         message = f"{kind.value}:{normalised_value}".encode()
         return hmac.new(self._key, message, sha256).hexdigest()
 
+    def rows(self, complaint_id: UUID, complainant: Complainant) -> list[dict[str, str]]:
+        """Return the index rows of one complainant: the phone, and the CNIC when given."""
+        values = [(LookupKind.PHONE, complainant.phone)]
+        if complainant.cnic is not None:
+            values.append((LookupKind.CNIC, complainant.cnic))
+        return [
+            {"id": str(complaint_id), "kind": kind.value, "digest": self.digest(kind, value)}
+            for kind, value in values
+        ]
+
+    @staticmethod
+    def insert(cursor: Cursor, rows: list[dict[str, str]]) -> None:
+        """Insert rows made by ``rows``, inside the caller's transaction."""
+        cursor.executemany(
+            "INSERT INTO complainant_lookup (complaint_id, kind, digest)"
+            " VALUES (:id, :kind, :digest)",
+            rows,
+        )
+
     def add(self, complaint_id: UUID, complainant: Complainant, *, replace: bool = False) -> None:
         """Index the complainant's CNIC (when given) and phone under ``complaint_id``.
 
         ``replace=True`` first deletes the complaint's rows, in the same transaction, so
         reindexing under a new key never leaves the complaint unfindable in between.
         """
-        values = [(LookupKind.PHONE, complainant.phone)]
-        if complainant.cnic is not None:
-            values.append((LookupKind.CNIC, complainant.cnic))
-        rows = [
-            {"id": str(complaint_id), "kind": kind.value, "digest": self.digest(kind, value)}
-            for kind, value in values
-        ]
         with self.database.transaction() as cursor:
             if replace:
                 self.remove(cursor, complaint_id)
-            cursor.executemany(
-                "INSERT INTO complainant_lookup (complaint_id, kind, digest)"
-                " VALUES (:id, :kind, :digest)",
-                rows,
-            )
+            self.insert(cursor, self.rows(complaint_id, complainant))
 
     @staticmethod
     def remove(cursor: Cursor, complaint_id: UUID) -> None:

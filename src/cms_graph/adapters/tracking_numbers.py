@@ -8,10 +8,11 @@ find it without waiting for a projection.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from uuid import UUID
 
-from cms_graph.adapters.database import Database
+from cms_graph.adapters.database import Cursor, Database
 
 _TABLE = {
     "sqlite": (
@@ -35,17 +36,22 @@ class TrackingNumberIndex:
     def create_tables(self) -> None:
         self.database.run_script(_TABLE[self.database.dialect])
 
-    def reserve(self, complaint_id: UUID, generate: Callable[[], str]) -> str:
-        """Reserve a fresh number from ``generate``, retrying on the rare collision."""
+    def reserve(
+        self, complaint_id: UUID, generate: Callable[[], str], cursor: Cursor | None = None
+    ) -> str:
+        """Reserve a fresh number from ``generate``, retrying on the rare collision.
+
+        Runs in ``cursor``'s transaction if given, else in one transaction per attempt.
+        """
         for _ in range(MAX_ATTEMPTS):
             candidate = generate()
-            with self.database.transaction() as cursor:
-                cursor.execute(
+            with self.database.transaction() if cursor is None else nullcontext(cursor) as write:
+                write.execute(
                     "INSERT INTO tracking_numbers (tracking_number, complaint_id, reserved_at)"
                     " VALUES (:number, :id, :now) ON CONFLICT (tracking_number) DO NOTHING",
                     {"number": candidate, "id": str(complaint_id), "now": datetime.now(UTC)},
                 )
-                if cursor.rowcount == 1:
+                if write.rowcount == 1:
                     return candidate
         raise RuntimeError(f"no free tracking number after {MAX_ATTEMPTS} attempts")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import json
 import os
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from hashlib import sha256
 from uuid import UUID
@@ -19,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from cms_graph.adapters.database import Database
+from cms_graph.adapters.database import Cursor, Database
 from cms_graph.adapters.lookup_index import ComplainantLookupIndex
 from cms_graph.domain.personal_data import Complainant
 
@@ -36,6 +37,7 @@ _KEY_TABLE = {
     ),
 }
 _NONCE_BYTES = 12
+KEY_BYTES = 32
 
 
 def _derive(key_material: bytes, purpose: bytes) -> bytes:
@@ -49,10 +51,15 @@ class PersonalDataVault:
     def create_tables(self) -> None:
         self.database.run_script(_KEY_TABLE[self.database.dialect])
 
-    def create_key(self, complaint_id: UUID) -> bytes:
-        key_material = os.urandom(32)
-        with self.database.transaction() as cursor:
-            cursor.execute(
+    @staticmethod
+    def new_key_material() -> bytes:
+        return os.urandom(KEY_BYTES)
+
+    def create_key(self, complaint_id: UUID, cursor: Cursor | None = None) -> bytes:
+        """Store a new key for the complaint, in ``cursor``'s transaction if given."""
+        key_material = self.new_key_material()
+        with self.database.transaction() if cursor is None else nullcontext(cursor) as write:
+            write.execute(
                 "INSERT INTO complainant_keys (complaint_id, key_material, created_at)"
                 " VALUES (:id, :key, :now)",
                 {"id": str(complaint_id), "key": key_material, "now": datetime.now(UTC)},

@@ -18,6 +18,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from cms_graph.adapters.clock import Clock
 from cms_graph.adapters.event_store import ComplaintEventStore
+from cms_graph.adapters.lodging_rows import create_key_and_reserve_number
 from cms_graph.adapters.lookup_index import ComplainantLookupIndex
 from cms_graph.adapters.tracking_numbers import TrackingNumberIndex
 from cms_graph.adapters.vault import PersonalDataVault
@@ -117,11 +118,16 @@ class ComplaintService:
 
         # Everything is validated; only now create the key and reserve the number.
         complaint_id = uuid4()
-        key_material = self.vault.create_key(complaint_id)
-        if self.lookup_index is not None:
-            self.lookup_index.add(complaint_id, complainant)
-        tracking_number = self.tracking_numbers.reserve(
-            complaint_id, lambda: new_tracking_number(district.code or "")
+        key_material, tracking_number = create_key_and_reserve_number(
+            self.vault,
+            self.tracking_numbers,
+            complaint_id,
+            lambda: new_tracking_number(district.code or ""),
+            lookup_rows=(
+                self.lookup_index.rows(complaint_id, complainant)
+                if self.lookup_index is not None
+                else []
+            ),
         )
         complaint = Complaint.lodge(
             complaint_id=complaint_id,
