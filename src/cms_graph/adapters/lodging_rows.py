@@ -17,9 +17,10 @@ from cms_graph.adapters.lookup_index import ComplainantLookupIndex
 from cms_graph.adapters.tracking_numbers import TrackingNumberIndex
 from cms_graph.adapters.vault import PersonalDataVault
 
-# The key and lookup rows are written even when the number is taken: the lodging then reserves
-# another number on its own, and the key stays with the complaint. NOTE: when no free
-# number is found at all, the lodging fails and leaves an unused key row behind.
+# The key and lookup rows are written even when the number is taken: the lodging then
+# reserves another number on its own, and both stay with the complaint. NOTE: when no free
+# number is found at all, the lodging fails and leaves an unused key row and lookup rows
+# behind. The lookup finds nothing through them, because it joins the complaint view.
 _KEY = (
     "WITH new_key AS ("
     " INSERT INTO complainant_keys (complaint_id, key_material, created_at)"
