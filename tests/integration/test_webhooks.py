@@ -27,6 +27,7 @@ from cms_graph.domain.values import Role
 from cms_graph.domain.webhook_replay import WebhookReplay
 from cms_graph.graphql.context import Context
 from cms_graph.graphql.schema import build_schema
+from cms_graph.graphql.types import to_global_id
 from cms_graph.workers.actors import PROJECTIONS_QUEUE
 from cms_graph.workers.process import connect_broker
 from cms_graph.workers.runtime import use_container
@@ -281,7 +282,7 @@ DELIVERIES_QUERY = """
 query($status: [WebhookDeliveryStatus!], $integrationId: ID) {
   webhookDeliveries(status: $status, integrationId: $integrationId, first: 10) {
     totalCount
-    edges { node { id complaintId eventType status attempts lastError lastHttpStatus
+    edges { node { id integrationId complaintId eventType status attempts lastError lastHttpStatus
                    createdAt lastAttemptAt deliveredAt nextAttemptAt } }
   }
 }
@@ -314,11 +315,12 @@ def test_failed_delivery_replayed_through_graphql(rig: Rig) -> None:
         data = rig.graphql(
             IGP,
             DELIVERIES_QUERY,
-            {"status": ["FAILED"], "integrationId": str(integration.id)},
+            {"status": ["FAILED"], "integrationId": to_global_id("Integration", integration.id)},
         )
         listing = data["webhookDeliveries"]
         assert listing["totalCount"] == 1
         failed = listing["edges"][0]["node"]
+        assert failed["integrationId"] == to_global_id("Integration", integration.id)
         assert failed["eventType"] == "ComplaintLodged"
         assert failed["attempts"] == 3
         assert failed["lastHttpStatus"] == 500

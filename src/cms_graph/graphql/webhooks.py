@@ -15,6 +15,7 @@ from cms_graph.application.webhook_delivery import DeliveryStatus
 from cms_graph.domain.errors import DomainError, InvalidInput, Unauthenticated
 from cms_graph.graphql.context import Info
 from cms_graph.graphql.enums import UserErrorCode
+from cms_graph.graphql.integrations import integration_key
 from cms_graph.graphql.types import PageInfo, UserError, to_global_id
 
 # Registers the application's enum in place, as enums.py does for the domain's.
@@ -32,11 +33,13 @@ strawberry.enum(
 @strawberry.type(description="One complaint event queued for one webhook integration.")
 class WebhookDelivery:
     id: strawberry.ID
-    integration_id: strawberry.ID
+    integration_id: strawberry.ID = strawberry.field(
+        description="The integration's global id, as the integrations query returns it."
+    )
     complaint_id: strawberry.ID
     position: int = strawberry.field(
-        description="The event's place in the event log; the receiver's idempotency key is"
-        " <integrationId>:<position>."
+        description="The event's place in the event log. The receiver's Idempotency-Key is"
+        " the integration's UUID and this position, joined by a colon."
     )
     event_type: str
     status: DeliveryStatus
@@ -56,7 +59,7 @@ class WebhookDelivery:
     def of(cls, record: webhook_admin.DeliveryRecord) -> WebhookDelivery:
         return cls(
             id=strawberry.ID(str(record.delivery_id)),
-            integration_id=strawberry.ID(str(record.integration_id)),
+            integration_id=to_global_id("Integration", record.integration_id),
             complaint_id=to_global_id("Complaint", record.complaint_id),
             position=record.position,
             event_type=record.event_type,
@@ -123,7 +126,7 @@ class WebhookQueries:
         principal = info.context.principal
         admin = info.context.container.webhook_admin
         criteria = webhook_admin.DeliveryFilter(
-            integration_id=_uuid(integration_id, "integrationId") if integration_id else None,
+            integration_id=integration_key(integration_id) if integration_id else None,
             statuses=tuple(DeliveryStatus(value) for value in status or ()),
         )
         page = await run_in_threadpool(
