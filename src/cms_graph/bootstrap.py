@@ -295,10 +295,6 @@ def open_fir_registry(settings: Settings) -> FirRegistry:
     if settings.is_production:
         logger.warning("CMS_PSRMS_URL is not set: convertToFir fails until it is")
         return PsrmsNotConfigured()
-    logger.warning(
-        "CMS_PSRMS_URL is not set: FIR numbers come from the in-process PSRMS stand-in"
-        " and are not real"
-    )
     return InProcessPsrmsStandin()
 
 

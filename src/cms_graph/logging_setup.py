@@ -88,6 +88,11 @@ def configure_logging(level: str, log_format: LogFormat, stream: TextIO | None =
         library_logger.propagate = True
         library_logger.disabled = False
 
+    # httpx logs every request's full URL at INFO. Gateway and webhook URLs may carry
+    # credentials in their query string, and the senders log each outcome themselves.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
     structlog.configure(
         processors=[
             *_SHARED_PROCESSORS,

@@ -123,6 +123,16 @@ def test_json_line_drops_repeats() -> None:
 
 
 @pytest.mark.usefixtures("restored_logging")
+def test_httpx_request_urls_not_logged() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", LogFormat.JSON, stream)
+
+    logging.getLogger("httpx").info("HTTP Request: POST https://sms.example.org/send?key=secret")
+
+    assert stream.getvalue() == ""
+
+
+@pytest.mark.usefixtures("restored_logging")
 def test_json_line_has_traceback() -> None:
     stream = io.StringIO()
     configure_logging("INFO", LogFormat.JSON, stream)

@@ -171,14 +171,12 @@ def create_standin_app(standin: PsrmsStandin) -> Starlette:
 
     async def register_fir(request: Request) -> JSONResponse:
         fault = standin.take_fault()
-        if fault is not None and fault.kind == "delay":
-            await asyncio.sleep(fault.seconds)
-        elif fault is not None and fault.kind == "fail":
+        if fault is not None and fault.kind == "fail":
             return JSONResponse(
                 {"code": "UNAVAILABLE", "message": "the stand-in fails this request on purpose"},
                 status_code=fault.status,
             )
-        elif fault is not None:
+        if fault is not None and fault.kind != "delay":
             return JSONResponse({"code": fault.code, "message": fault.message}, status_code=422)
         try:
             body = await request.json()
@@ -190,6 +188,10 @@ def create_standin_app(standin: PsrmsStandin) -> Starlette:
             return JSONResponse(
                 {"code": rejection.code, "message": rejection.message}, status_code=422
             )
+        if fault is not None:
+            # The FIR is registered before the delay, as when PSRMS registers it and its
+            # reply is lost: a client that timed out gets the same number on retry.
+            await asyncio.sleep(fault.seconds)
         return JSONResponse(_receipt_json(receipt), status_code=201 if created else 200)
 
     async def set_faults(request: Request) -> JSONResponse:
@@ -238,8 +240,16 @@ class InProcessPsrmsStandin:
 
     def __init__(self, standin: PsrmsStandin | None = None) -> None:
         self.standin = standin or PsrmsStandin()
+        self._warned = False
 
     def register(self, request: FirRequest) -> FirReceipt:
+        if not self._warned:
+            # Warned at first use, so commands that never convert an FIR stay quiet.
+            logger.warning(
+                "CMS_PSRMS_URL is not set: FIR numbers come from the in-process PSRMS"
+                " stand-in and are not real"
+            )
+            self._warned = True
         fault = self.standin.take_fault()
         if fault is not None and fault.kind == "fail":
             raise FirRegistryUnavailable(f"PSRMS failed with status {fault.status}")
