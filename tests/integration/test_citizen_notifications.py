@@ -25,6 +25,7 @@ from pydantic import SecretStr
 
 from cms_graph.adapters.clock import ManualClock
 from cms_graph.adapters.policy_files import load_policy
+from cms_graph.application.fir_conversion import ConvertToFir
 from cms_graph.application.identity import Principal
 from cms_graph.application.notification_texts import (
     NotificationChannel,
@@ -53,6 +54,7 @@ from tests.factories import (
     NORMALISED_PHONE,
     OFFICER,
     SDPO,
+    SHO,
     lodge_command,
 )
 from tests.gateway_stand_in import GatewayStandIn, running_gateway
@@ -202,6 +204,31 @@ def test_urdu_lodging_text_has_number(sqlite_settings: Settings, gateway: Gatewa
     assert result.tracking_number in text
     assert "آپ کی شکایت درج کر لی گئی ہے" in text
     assert "Punjab Police" not in text
+
+
+def test_fir_registration_sends_fir_number(
+    sqlite_settings: Settings, gateway: GatewayStandIn
+) -> None:
+    with serving(with_gateway(sqlite_settings, gateway)) as (container, broker):
+        lodged = container.complaints.lodge(
+            Principal.anonymous(), lodge_command(language=Language.UR)
+        )
+        converted = container.firs.convert(
+            SHO,
+            ConvertToFir(
+                complaint_id=lodged.complaint_id,
+                sections=("155-C PO",),
+                offence_summary="The duty officer took money to record the statement.",
+            ),
+        )
+        drain(broker)
+
+    lodging, fir = gateway.accepted()
+    assert fir.idempotency_key == f"{lodged.complaint_id}:2:SMS"
+    assert converted.fir_number in fir.body["text"]
+    assert lodged.tracking_number in fir.body["text"]
+    assert "ایف آئی آر" in fir.body["text"]
+    assert lodging.idempotency_key == f"{lodged.complaint_id}:1:SMS"
 
 
 @pytest.fixture

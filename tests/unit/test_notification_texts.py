@@ -52,10 +52,9 @@ def message(**overrides: str) -> OutgoingMessage:
 
 @pytest.mark.parametrize("step", list(NotificationStep))
 def test_every_step_has_both_texts(step: NotificationStep) -> None:
-    english = render_message(
-        step, Language.EN, NotificationChannel.SMS, {"tracking_number": NUMBER}
-    )
-    urdu = render_message(step, Language.UR, NotificationChannel.SMS, {"tracking_number": NUMBER})
+    parameters = {"tracking_number": NUMBER, "fir_number": "pb_lahore-c1-ps1-1234/2026"}
+    english = render_message(step, Language.EN, NotificationChannel.SMS, parameters)
+    urdu = render_message(step, Language.UR, NotificationChannel.SMS, parameters)
 
     assert NUMBER in english
     assert NUMBER in urdu

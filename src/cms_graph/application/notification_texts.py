@@ -24,6 +24,7 @@ class NotificationStep(StrEnum):
     ASSIGNED = "ASSIGNED"
     ESCALATED = "ESCALATED"
     RESOLVED = "RESOLVED"
+    FIR_REGISTERED = "FIR_REGISTERED"
     REOPENED = "REOPENED"
     CLOSED = "CLOSED"
     WITHDRAWN = "WITHDRAWN"
@@ -42,6 +43,7 @@ STEP_OF_EVENT: Final[dict[str, NotificationStep]] = {
     "ComplaintAssigned": NotificationStep.ASSIGNED,
     "ComplaintEscalated": NotificationStep.ESCALATED,
     "ComplaintResolved": NotificationStep.RESOLVED,
+    "FirRegistered": NotificationStep.FIR_REGISTERED,
     "ComplaintReopened": NotificationStep.REOPENED,
     "ComplaintClosed": NotificationStep.CLOSED,
     "ComplaintWithdrawn": NotificationStep.WITHDRAWN,
@@ -71,6 +73,11 @@ MESSAGE_TEMPLATES: Final[dict[NotificationStep, LocalizedText]] = {
         "پنجاب پولیس: آپ کی شکایت {tracking_number} پر کارروائی مکمل ہو گئی ہے۔"
         " کیا آپ مطمئن ہیں؟ اپنی رائے شکایت پورٹل پر یہ نمبر اور اپنا فون نمبر درج کر کے دیں"
         f" یا {HELPLINE} پر کال کریں۔",
+    ),
+    NotificationStep.FIR_REGISTERED: LocalizedText(
+        "Punjab Police: FIR no. {fir_number} has been registered on complaint {tracking_number}.",
+        "پنجاب پولیس: آپ کی شکایت {tracking_number} پر ایف آئی آر نمبر {fir_number} درج کر"
+        " لی گئی ہے۔",
     ),
     NotificationStep.REOPENED: LocalizedText(
         "Punjab Police: complaint {tracking_number} has been reopened for further inquiry.",

@@ -131,6 +131,8 @@ class CitizenNotificationProjector:
     ) -> None:
         # Only what the template needs and is not personal data.
         parameters = {"tracking_number": subject["tracking_number"]}
+        if isinstance(event, Complaint.FirRegistered):
+            parameters["fir_number"] = event.fir_number
         for channel in self.channels:
             cursor.execute(
                 "INSERT INTO citizen_notification_outbox (complaint_id, version, channel, step,"
