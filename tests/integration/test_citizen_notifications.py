@@ -189,6 +189,14 @@ def test_each_step_sends_one_sms(store_settings: Settings, gateway: GatewayStand
         assert request.headers["authorization"] == f"Bearer {GATEWAY_TOKEN}"
     assert [row["status"] for row in rows] == ["SENT"] * 10
     assert [row["attempts"] for row in rows] == [1] * 10
+    # Each complaint's steps reach the gateway in the order they happened.
+    for complaint_id in (urdu_id, english_id):
+        versions = [
+            int(request.idempotency_key.split(":")[1])
+            for request in accepted
+            if request.idempotency_key.startswith(str(complaint_id))
+        ]
+        assert versions == sorted(versions)
     assert all(row["sent_at"] is not None for row in rows)
 
 

@@ -189,6 +189,22 @@ class CitizenNotificationSender:
             return self._failed(key, attempt, error)
         return self._settle(key, attempt, DeliveryStatus.SENT, None)
 
+    def next_key(self, key: str) -> str | None:
+        """Return the key of the first unsettled later step of the same complaint and
+        channel, which waited for ``key`` to settle; None when there is none."""
+        outbox_key = OutboxKey.parse(key)
+        with self.database.read() as cursor:
+            cursor.execute(
+                "SELECT version FROM citizen_notification_outbox"
+                " WHERE complaint_id = :id AND channel = :channel AND version > :version"
+                " AND status = 'PENDING' ORDER BY version LIMIT 1",
+                outbox_key.parameters(),
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        return f"{outbox_key.complaint_id}:{row['version']}:{outbox_key.channel.value}"
+
     def close(self) -> None:
         for gateway in set(self.gateways.values()):
             gateway.close()
@@ -229,7 +245,12 @@ class CitizenNotificationSender:
                 " attempts = attempts + 1"
                 " WHERE complaint_id = :id AND version = :version AND channel = :channel"
                 " AND attempts < :max_attempts"
-                " AND (status = 'PENDING' OR (status = 'SENDING' AND claimed_at < :stale))",
+                " AND (status = 'PENDING' OR (status = 'SENDING' AND claimed_at < :stale))"
+                # The complainant reads the steps in order: an earlier step of the same
+                # complaint and channel that is still unsettled holds this one back.
+                " AND NOT EXISTS (SELECT 1 FROM citizen_notification_outbox earlier"
+                " WHERE earlier.complaint_id = :id AND earlier.channel = :channel"
+                " AND earlier.version < :version AND earlier.status IN ('PENDING', 'SENDING'))",
                 key.parameters()
                 | {
                     "now": now,

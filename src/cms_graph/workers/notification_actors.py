@@ -34,9 +34,15 @@ def send_citizen_notification(key: str) -> None:
     retry count and backoff come from the message options that ``send_notifications``
     sets from the settings; the row's attempt count decides when to give up.
     """
-    outcome = current_container().citizen_notifications.send(key)
+    container = current_container()
+    outcome = container.citizen_notifications.send(key)
     if outcome is SendOutcome.RETRY:
         raise DeliveryFailed(f"notification {key} not delivered; Dramatiq retries it")
+    if outcome is not SendOutcome.NOT_CLAIMED:
+        # The next step of this complaint may have been held back behind this one.
+        following = container.citizen_notifications.next_key(key)
+        if following is not None:
+            send_notifications(container.settings, [following])
 
 
 @dramatiq.actor(queue_name=NOTIFICATIONS_QUEUE, max_retries=0, time_limit=600_000)
