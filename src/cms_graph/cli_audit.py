@@ -129,9 +129,10 @@ def replay(complaint: str, as_of: str | None) -> None:
     snapshot = case.snapshot
     for event in case.events:
         actor = event.actor.get("user_id") or event.actor.get("kind")
+        reason = f"  reason: {event.reason}" if event.reason else ""
         click.echo(
             f"v{event.version:<3} {event.recorded_at.isoformat()}  {event.event_type:<24}"
-            f" by {actor} via {event.channel}  {event.details}"
+            f" by {actor} via {event.channel}  {event.details}{reason}"
         )
     click.echo(
         f"as of version {snapshot.version} ({snapshot.recorded_at.isoformat()}): "

@@ -95,6 +95,7 @@ def test_case_history_and_audit_trail(container: tuple[Container, ManualClock]) 
     result = built.complaints.lodge(Principal.anonymous(), lodge_command())
     sdpo = Principal("sdpo", Role.SDPO, "pb_lahore-c1")
     built.complaints.acknowledge(sdpo, result.complaint_id, "called")
+    built.complaints.escalate(sdpo, result.complaint_id, "No reply from the station")
     built.catch_up_all()
     integrity = Principal("integrity-1", Role.INTEGRITY_UNIT, "pb")
     query = """
@@ -105,6 +106,7 @@ def test_case_history_and_audit_trail(container: tuple[Container, ManualClock]) 
       }
       latest: caseHistory(complaintId: $id) {
         complaint { status }
+        events { eventType reason }
         changesSince(version: 1) { field before after }
       }
       auditTrail(first: 5) { edges { node { recordType actor { userId } } } }
@@ -116,7 +118,12 @@ def test_case_history_and_audit_trail(container: tuple[Container, ManualClock]) 
     assert {"field": "status", "before": "LODGED", "after": "ACKNOWLEDGED"} in data["latest"][
         "changesSince"
     ]
+    assert data["latest"]["events"][-1] == {
+        "eventType": "ComplaintEscalated",
+        "reason": "No reply from the station",
+    }
     assert [edge["node"]["recordType"] for edge in data["auditTrail"]["edges"]] == [
         "ComplaintLodged",
         "ComplaintAcknowledged",
+        "ComplaintEscalated",
     ]

@@ -58,6 +58,8 @@ class HistoryEvent:
     actor: dict[str, str | None]
     channel: str
     details: str
+    # Why the actor acted, when the event records a reason.
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,7 @@ def _history(event: Any) -> HistoryEvent:
         actor=event.actor.to_dict(),
         channel=str(event.channel),
         details=event_details(event),
+        reason=getattr(event, "reason", None),
     )
 
 

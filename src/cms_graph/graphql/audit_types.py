@@ -112,6 +112,9 @@ class HistoryEvent:
     actor: EventActor
     channel: str
     details: JSON
+    reason: str | None = strawberry.field(
+        default=None, description="Why the actor acted, when the event records a reason."
+    )
 
     @classmethod
     def of(cls, event: history.HistoryEvent) -> HistoryEvent:
@@ -128,6 +131,7 @@ class HistoryEvent:
                 unit_id=event.actor.get("unit_id"),
             ),
             channel=event.channel,
+            reason=event.reason,
             details=cast(JSON, json.loads(event.details)),
         )
 
