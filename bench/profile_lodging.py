@@ -63,7 +63,8 @@ def main() -> None:
             cpu = time.process_time() - started_cpu
             thread_cpu = time.thread_time() - started_thread
             print(
-                f"{arguments.count} lodgings in {elapsed:.2f} s, {arguments.count / elapsed:,.0f}/s; "
+                f"{arguments.count} lodgings in {elapsed:.2f} s, "
+                f"{arguments.count / elapsed:,.0f}/s; "
                 f"CPU each: {1000 * cpu / arguments.count:.3f} ms of the process, "
                 f"{1000 * thread_cpu / arguments.count:.3f} ms of the lodging thread"
             )
