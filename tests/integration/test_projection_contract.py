@@ -114,6 +114,19 @@ def test_batches_smaller_than_log(container: Container, fresh_database: Database
     assert runner.position() == events
 
 
+def test_catch_up_until_stops_there(container: Container, fresh_database: Database) -> None:
+    events = write_history(container, 2)
+    runner = ProjectionRunner(
+        fresh_database, container.event_store, ComplaintViewProjector(container.units), batch_size=2
+    )
+
+    assert runner.catch_up(until=3) == 4
+    assert runner.position() == 4
+    assert runner.catch_up(until=4) == 0
+    assert runner.catch_up() == events - 4
+    assert runner.position() == events
+
+
 def test_two_runners_at_once(container: Container, fresh_database: Database) -> None:
     write_history(container, 6)
     expected = live_digests(container)

@@ -63,7 +63,9 @@ class InlineCatchUp:
         position: int | None = None
         try:
             self.runner.catch_up(until=target)
-            position = self.runner.position()
+            # catch_up returns once the position reaches the target, or once nothing is
+            # left to apply, which also means the target is in: it was committed first.
+            position = target
         except Exception:
             logger.exception(
                 "inline catch-up of projection %s to notification %d failed",

@@ -69,26 +69,34 @@ class ProjectionRunner:
             row = cursor.fetchone()
         return int(row["position"]) if row else 0
 
-    def lag(self) -> int:
-        """Return how many notifications the projection has still to process."""
+    def lag(self, position: int | None = None) -> int:
+        """Return how many notifications the projection has still to process, counted
+        from ``position`` if the caller has just read it."""
         head = self.event_store.recorder.max_notification_id() or 0
-        return max(0, head - self.position())
+        return max(0, head - (self.position() if position is None else position))
 
     def process_batch(self) -> int:
         """Apply the next batch of events; return how many were applied."""
         with self._batch_lock:
-            return self._process_batch()
+            return self._process_batch()[0]
 
-    def _process_batch(self) -> int:
+    def _process_batch(self, until: int | None = None) -> tuple[int, int]:
+        """Apply the next batch, unless the position already reaches ``until``.
+
+        Return how many events were applied and the position the batch left, or read
+        when nothing was applied, so that ``catch_up`` need not read it again.
+        """
         # Read the events before taking the write lock: on SQLite the event store's
         # writers wait for the same file lock, and its pool holds readers back while a
         # writer waits, so reading under the lock could deadlock.
         start = self.position()
+        if until is not None and start >= until:
+            return 0, start
         notifications = self.event_store.recorder.select_notifications(
             start=start, limit=self.batch_size, inclusive_of_start=False
         )
         if not notifications:
-            return 0
+            return 0, start
 
         begin_batch = getattr(self.projector, "begin_batch", None)
         if begin_batch is not None:
@@ -98,7 +106,7 @@ class ProjectionRunner:
             position = self._lock_position(cursor)
             pending = [n for n in notifications if n.id > position]
             if not pending:
-                return 0
+                return 0, position
 
             # A projector that works on the stored bytes (the audit chain) gets them as
             # they are; the others get decoded domain events.
@@ -122,13 +130,13 @@ class ProjectionRunner:
                         self._after_event(notification.id)
                 if end_batch is not None:
                     end_batch(cursor)
-
-            new_position = pending[-1].id
-            cursor.execute(
-                "UPDATE projection_positions SET position = :position, updated_at = :now"
-                " WHERE name = :name",
-                {"position": new_position, "now": datetime.now(UTC), "name": self.name},
-            )
+                # In the pipeline too, so the batch costs one round trip fewer.
+                new_position = pending[-1].id
+                cursor.execute(
+                    "UPDATE projection_positions SET position = :position, updated_at = :now"
+                    " WHERE name = :name",
+                    {"position": new_position, "now": datetime.now(UTC), "name": self.name},
+                )
         after_commit = getattr(self.projector, "after_commit", None)
         if after_commit is not None:
             after_commit()
@@ -138,30 +146,35 @@ class ProjectionRunner:
             len(pending),
             new_position,
         )
-        return len(pending)
+        return len(pending), new_position
 
     def catch_up(self, until: int | None = None) -> int:
         """Process batches until the log is exhausted or ``until`` is reached."""
         total = 0
         while True:
-            if until is not None and self.position() >= until:
-                return total
-            applied = self.process_batch()
+            with self._batch_lock:
+                applied, position = self._process_batch(until)
             total += applied
+            if until is not None and position >= until:
+                return total
             # Nothing applied can also mean another runner applied this batch first.
-            if applied == 0 and self.lag() == 0:
+            if applied == 0 and self.lag(position) == 0:
                 return total
 
     def _lock_position(self, cursor: Cursor) -> int:
+        """Create the position row if missing, lock it and return its position.
+
+        One statement: on PostgreSQL the no-op DO UPDATE locks the existing row as
+        ``SELECT … FOR UPDATE`` would, waiting for another runner's batch to commit, and
+        returns the position that batch left. On SQLite ``BEGIN IMMEDIATE`` already holds
+        the lock.
+        """
         cursor.execute(
             "INSERT INTO projection_positions (name, position, updated_at)"
-            " VALUES (:name, 0, :now) ON CONFLICT (name) DO NOTHING",
+            " VALUES (:name, 0, :now) ON CONFLICT (name)"
+            " DO UPDATE SET position = projection_positions.position"
+            " RETURNING position",
             {"name": self.name, "now": datetime.now(UTC)},
-        )
-        lock = " FOR UPDATE" if self.database.dialect == "postgres" else ""
-        cursor.execute(
-            "SELECT position FROM projection_positions WHERE name = :name" + lock,  # noqa: S608
-            {"name": self.name},
         )
         row = cursor.fetchone()
         assert row is not None
