@@ -141,7 +141,9 @@ class ComplaintSubscriptions:
         self.access.require_role(principal, COMPLAINT_WATCH_ROLES, "follow a complaint by id")
         if self.queries.get(principal, complaint_id) is None:
             raise NotFound(
-                f"complaint {complaint_id} not found or outside your units",
+                # The caller sent a global id, so the message names the argument instead
+                # of repeating the internal key.
+                "the complaint in complaintId was not found or is outside your units",
                 field=("complaintId",),
             )
         return ComplaintWatch(complaint_id, principal, citizen=False)
