@@ -341,7 +341,7 @@ def import_command(
     type=click.IntRange(0),
     default=1,
     show_default=True,
-    help="How many requests --delay-seconds holds.",
+    help="How many requests --delay-seconds delays.",
 )
 def psrms_standin(
     host: str, port: int, fail_next: int, delay_seconds: float | None, delay_next: int

@@ -221,7 +221,7 @@ class Settings(BaseSettings):
             if not self.lookup_key:
                 missing.append("CMS_LOOKUP_KEY (32+ characters)")
             if not self.sms_gateway_url:
-                # Without a gateway, messages to complainants would reach nobody.
+                # Without a gateway, no message would reach a complainant.
                 missing.append("CMS_SMS_GATEWAY_URL (an http:// or https:// URL)")
             if self.whatsapp_enabled and not self.whatsapp_gateway_url:
                 missing.append("CMS_WHATSAPP_GATEWAY_URL (CMS_WHATSAPP_ENABLED is true)")

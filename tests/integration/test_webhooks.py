@@ -328,9 +328,9 @@ def test_failed_delivery_replayed_through_graphql(rig: Rig) -> None:
         assert failed["lastAttemptAt"] is not None
         assert failed["deliveredAt"] is None
 
-        refused = rig.graphql(IGP, REPLAY_MUTATION, {"id": failed["id"]})
-        assert refused["replayWebhookDelivery"]["delivery"] is None
-        assert refused["replayWebhookDelivery"]["userErrors"][0]["code"] == "FORBIDDEN"
+        rejected = rig.graphql(IGP, REPLAY_MUTATION, {"id": failed["id"]})
+        assert rejected["replayWebhookDelivery"]["delivery"] is None
+        assert rejected["replayWebhookDelivery"]["userErrors"][0]["code"] == "FORBIDDEN"
 
         receiver.failing_complaints = set()
         replayed = rig.graphql(ADDL_IGP, REPLAY_MUTATION, {"id": failed["id"]})

@@ -32,8 +32,8 @@ TOKEN = "secret-gateway-token-0123456789"
 PHONE = "+923001234567"
 # Urdu letters that none of the English texts contain.
 URDU_LETTERS = set("آپکیشاتدرجہے")
-# One SMS part: 160 GSM characters in English, 70 UCS-2 characters in Urdu. The longest
-# texts (lodging and resolution) take at most three Urdu parts.
+# A single SMS holds 160 GSM or 70 UCS-2 characters. A message of several parts leaves 153
+# or 67 per part for the text, and the limit here is three parts.
 MAX_ENGLISH_SMS = 3 * 153
 MAX_URDU_SMS = 3 * 67
 

@@ -127,8 +127,8 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         """Commit the next group, wake its callers, then hand the lead on or drop it.
 
         ``own`` is the leading caller's request. The lead goes to the first caller in
-        the queue, so ``own`` is always in the group it leads; should it ever be left
-        for a later group, its caller waits until the lead comes back to it.
+        the queue, so ``own`` is always in the group it leads. If it were ever left for a
+        later group, its caller would wait until the lead came back to it.
         """
         with self._mutex:
             group = self._take_group()

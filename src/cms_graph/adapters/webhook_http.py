@@ -44,7 +44,7 @@ def post_signed(
     timeout_seconds: float,
 ) -> PostResult:
     """POST ``body`` to ``url`` with the signature headers, returning transport errors
-    and non-2xx answers as a result instead of raising them.
+    and non-2xx responses as a result instead of raising them.
 
     Redirects are not followed: the approved endpoint is the only address data goes to.
     """

@@ -246,8 +246,8 @@ class CitizenNotificationSender:
                 " WHERE complaint_id = :id AND version = :version AND channel = :channel"
                 " AND attempts < :max_attempts"
                 " AND (status = 'PENDING' OR (status = 'SENDING' AND claimed_at < :stale))"
-                # The complainant reads the steps in order: an earlier step of the same
-                # complaint and channel that is still unsettled holds this one back.
+                # The complainant reads the steps in order, so an unsettled earlier step of
+                # the same complaint and channel keeps this one waiting.
                 " AND NOT EXISTS (SELECT 1 FROM citizen_notification_outbox earlier"
                 " WHERE earlier.complaint_id = :id AND earlier.channel = :channel"
                 " AND earlier.version < :version AND earlier.status IN ('PENDING', 'SENDING'))",

@@ -1,7 +1,7 @@
 """One reader of the notification log per process, fanning new events out to subscribers.
 
 Every API process reads the same shared log, so a change committed through any process
-reaches the subscribers of every process. The feed wakes when told that something was
+reaches the subscribers of every process. The feed wakes when notified that something was
 committed (PostgreSQL NOTIFY, or a commit in this process) and at least every
 ``poll_seconds``, then reads everything after the last position it saw.
 

@@ -3,8 +3,8 @@
 Who may convert: SHOs register FIRs, so the SHO of a police station inside the
 complaint's unit may, for an FIR at their own station. Supervisors (``SUPERVISOR_ROLES``)
 who may see the complaint may too, for an FIR at a station inside their own units. A complaint that
-is closed or withdrawn cannot be converted; any category can, since bribery or illegal
-detention are offences too, though a non-registered FIR is the usual case.
+is closed or withdrawn cannot be converted. Any category can, because bribery and illegal
+detention are offences too, although an FIR not registered is the usual case.
 
 The conversion is idempotent per complaint. A complaint that already has an FIR returns
 its number without calling PSRMS or writing an event. PSRMS gets the complaint id as the
@@ -265,7 +265,7 @@ class FirConversionService:
         """Save the FirRegistered event, reloading after a lost version race.
 
         PSRMS already has the FIR, so a race with an unrelated command (a note, an
-        escalation) is retried; a race with another conversion ends with its FIR.
+        escalation) is retried. A race with another conversion returns that one's FIR.
         """
         for attempt in range(1, SAVE_ATTEMPTS + 1):
             if complaint.fir_number is not None:

@@ -3,7 +3,7 @@
 The integrations feature (requests, two approvals, revocation, credentials) keeps the
 full story as events. Webhook delivery, the integrator subscription and exports only ask
 one question: which active integrations want this event, and which fields may each see?
-``IntegrationDirectory`` reads the answer from the integrations projection, so a revocation is
+``IntegrationDirectory`` reads them from the integrations projection, so a revocation is
 seen by the next lookup.
 """
 

@@ -4,7 +4,7 @@ The rules are the queries' rules. Staff follow a complaint their unit may see. A
 follows their own complaint with its tracking number and phone, and receives only the
 public view. Integrators receive every complaint event in their unit's scope, limited to
 the fields their active integration allows. The complaint data comes from the complaint
-projection, caught up to the event's position first. It is the complaint as it stands
+projection, caught up to the event's position first. It is the complaint at the time
 when the item is built, so a replayed item can show later changes than its event.
 
 Every method here blocks on the database; the GraphQL layer runs them in a thread.

@@ -9,7 +9,7 @@ duplicate message finds it claimed (or already DELIVERED) and sends nothing.
 Retry policy: a transport error, 408, 425, 429 or 5xx is retried with backoff until
 ``max_attempts`` attempts were made. Any other status outside 2xx (a 3xx, 400, 401, 403,
 404, 410, 422) marks the delivery FAILED at once, because sending the same request again
-would get the same answer. FAILED deliveries wait for ``replay``.
+would get the same response. FAILED deliveries wait for ``replay``.
 """
 
 from __future__ import annotations

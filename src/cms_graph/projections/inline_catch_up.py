@@ -36,7 +36,7 @@ class InlineCatchUp:
         """Return once the projection includes ``notification_id``, or once a round that
         should have included it failed; return whether it is included.
 
-        Never raises: a failed round is logged, and the workers' follower catches up.
+        It does not raise. A failed round is logged, and the workers' follower catches up.
         The caller's notification must be committed before the call, because a round
         run for a later id then includes it too: ids commit in their own order.
         """

@@ -27,10 +27,10 @@ from cms_graph.projections.runner import ProjectionRunner, Projector
 
 logger = logging.getLogger(__name__)
 
-# The chain is the evidence that the log was not altered; building it anew from the
+# The chain is the evidence that the log was not altered, so building it anew from the
 # current log would certify whatever the log now contains. The notification outbox
-# records which messages went out, and webhook deliveries what was sent to other
-# systems; building either anew would lose them or send them all again.
+# records which messages went out, and webhook deliveries record what was sent to other
+# systems. Building either anew would lose them or send them all again.
 NOT_REBUILDABLE = frozenset({"audit_chain", "citizen_notifications", "webhooks"})
 
 
