@@ -142,8 +142,8 @@ class EscalationService:
         """Escalate every passed deadline in the escalation view; return counts by outcome."""
         counts: dict[EscalationOutcome, int] = {}
         for deadline in self.due_deadlines(limit):
-            # The sweep message carries no correlation id; each escalation's log lines
-            # carry the one of its deadline.
+            # The sweep message carries no correlation id, so each escalation logs under
+            # the id of its own deadline.
             log_context = (
                 structlog.contextvars.bound_contextvars(correlation_id=deadline.correlation_id)
                 if deadline.correlation_id is not None

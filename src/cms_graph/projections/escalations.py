@@ -38,8 +38,8 @@ def clock_correlation_id(
     before: DeadlineState | None, after: DeadlineState, event: Complaint.Event, kept: str | None
 ) -> str | None:
     """Return the correlation id of the event that started the clock of ``after``'s
-    deadline: ``event``'s when it set a new deadline, else ``kept``, the id stored with
-    the deadline that was already pending."""
+    deadline. That is ``event``'s id when ``event`` set a new deadline, and otherwise
+    ``kept``, the id stored with the deadline that was already pending."""
     deadline = after.deadline()
     if deadline is None:
         return None

@@ -26,7 +26,7 @@ def catch_up_projections(notification_id: int = 0) -> None:
 
     ``notification_id`` is the commit that triggered the message, kept for the logs. A
     duplicate or late delivery finds nothing new and does nothing. The message carries
-    no correlation id, because one catch-up applies the events of many requests; the
+    no correlation id, because one catch-up applies the events of many requests. The
     messages it leads to carry the id of the event each one is about.
     """
     container = current_container()
