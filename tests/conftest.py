@@ -6,17 +6,22 @@ CMS_TEST_REDIS_URL to point the tests at servers other than the local defaults.
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 import redis
 
 from cms_graph.bootstrap import Container, build_container
-from cms_graph.settings import Settings, load_settings
+from cms_graph.logging_setup import build_handler
+from cms_graph.settings import LogFormat, Settings, load_settings
 
 POSTGRES_URL = os.environ.get(
     "CMS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -104,3 +109,23 @@ def postgres_container(tmp_path: Path, postgres_url: str) -> Iterator[Container]
     built = build_container(make_settings(tmp_path, postgres_url))
     yield built
     built.close()
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    """Capture every log record of this process at DEBUG, rendered as JSON lines."""
+    stream = io.StringIO()
+    handler = build_handler(LogFormat.JSON, stream)
+    root = logging.getLogger()
+    previous_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous_level)
+
+
+def log_lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]

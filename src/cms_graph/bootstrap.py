@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
-from uuid import UUID
 
 import psycopg
 
@@ -60,13 +59,16 @@ from cms_graph.application.webhook_delivery import RetryPolicy, WebhookSender
 from cms_graph.domain.units import UnitHierarchy
 from cms_graph.projections.audit_chain import AuditChainProjector
 from cms_graph.projections.audit_trail import AuditTrailProjector
-from cms_graph.projections.citizen_notifications import CitizenNotificationProjector
+from cms_graph.projections.citizen_notifications import (
+    CitizenNotificationProjector,
+    QueuedNotification,
+)
 from cms_graph.projections.complaints import ComplaintViewProjector
 from cms_graph.projections.escalations import EscalationProjector, ScheduledDeadline
 from cms_graph.projections.inline_catch_up import InlineCatchUp
 from cms_graph.projections.integrations import IntegrationProjector
 from cms_graph.projections.runner import ProjectionRunner, Projector
-from cms_graph.projections.webhooks import WebhookProjector
+from cms_graph.projections.webhooks import QueuedDelivery, WebhookProjector
 from cms_graph.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -116,12 +118,14 @@ class Container:
     deadline_listeners: list[Callable[[list[ScheduledDeadline]], None]] = field(
         default_factory=list
     )
-    # Called with the keys of outbox rows the notification projection added, once
-    # committed; the worker setup uses it to send a Dramatiq message for each.
-    notification_listeners: list[Callable[[list[str]], None]] = field(default_factory=list)
+    # Called with the outbox rows the notification projection added, once committed.
+    # The worker setup uses it to send a Dramatiq message for each.
+    notification_listeners: list[Callable[[list[QueuedNotification]], None]] = field(
+        default_factory=list
+    )
     # Called with webhook deliveries that are ready to send: new rows once committed,
     # and replayed ones; the worker setup sends a Dramatiq message for each.
-    webhook_listeners: list[Callable[[list[UUID]], None]] = field(default_factory=list)
+    webhook_listeners: list[Callable[[list[QueuedDelivery]], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._complaint_catch_up = InlineCatchUp(self.complaint_projection)
@@ -138,15 +142,15 @@ class Container:
             self.webhook_projection,
         ]
 
-    def notifications_created(self, keys: list[str]) -> None:
+    def notifications_created(self, notifications: list[QueuedNotification]) -> None:
         """Tell the listeners about new outbox rows; a failure is left to the sweep."""
         for listener in self.notification_listeners:
             try:
-                listener(keys)
+                listener(notifications)
             except Exception as error:
                 logger.warning(
                     "announcing %d notifications failed: %s; the periodic sweep sends them",
-                    len(keys),
+                    len(notifications),
                     error,
                 )
 
@@ -202,14 +206,14 @@ class Container:
                 error,
             )
 
-    def webhooks_queued_safely(self, delivery_ids: list[UUID]) -> None:
+    def webhooks_queued_safely(self, deliveries: list[QueuedDelivery]) -> None:
         try:
             for listener in self.webhook_listeners:
-                listener(delivery_ids)
+                listener(deliveries)
         except Exception as error:
             logger.warning(
                 "sending %d webhook deliveries failed: %s; the periodic sweep covers them",
-                len(delivery_ids),
+                len(deliveries),
                 error,
             )
 

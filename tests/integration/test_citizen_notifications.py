@@ -36,6 +36,7 @@ from cms_graph.bootstrap import Container, build_container, build_projectors
 from cms_graph.domain.complaint import Complaint
 from cms_graph.domain.ladder import Rank
 from cms_graph.domain.values import Actor, Channel, ComplaintCategory, Language, Outcome
+from cms_graph.projections.citizen_notifications import QueuedNotification
 from cms_graph.projections.rebuild import RebuildError, rebuild
 from cms_graph.settings import Settings
 from cms_graph.workers.actors import ALL_ACTORS, PROJECTIONS_QUEUE
@@ -636,3 +637,29 @@ def test_outbox_not_rebuildable(container: Container) -> None:
         "projection citizen_notifications cannot be rebuilt: it records which messages"
         " were sent, and a rebuild would send them all again"
     )
+
+
+def test_rows_keep_correlation_ids(store_settings: Settings, gateway: GatewayStandIn) -> None:
+    clock = ManualClock(datetime.now(UTC))
+    with open_container(with_gateway(store_settings, gateway), clock) as container:
+        announced: list[QueuedNotification] = []
+        container.notification_listeners.append(announced.extend)
+        lodger = Principal.anonymous().with_request(None, "lodge-1")
+        complaint_id = container.complaints.lodge(lodger, lodge_command()).complaint_id
+        container.complaints.assign(
+            SDPO.with_request(None, "assign-2"),
+            complaint_id,
+            officer_id=OFFICER.user_id,
+            unit_id="pb_lahore-c1",
+            reason=None,
+        )
+        container.catch_up_all()
+        clock.advance(timedelta(minutes=10))
+        due = container.citizen_notifications.due_notifications()
+        following = container.citizen_notifications.next_notification(announced[0].key)
+
+    lodged = QueuedNotification(f"{complaint_id}:1:SMS", "lodge-1")
+    assigned = QueuedNotification(f"{complaint_id}:2:SMS", "assign-2")
+    assert announced == [lodged, assigned]
+    assert due == [lodged, assigned]
+    assert following == assigned

@@ -297,3 +297,57 @@ def test_threads_schedule_every_deadline(timed: Container) -> None:
         thread.join()
     assert set(scheduled) == keys
     assert len(scheduled) == len(keys)
+
+
+def test_deadline_keeps_clock_correlation_id(timed: Container, clock: ManualClock) -> None:
+    scheduled: list[tuple[DeadlineStep, str | None]] = []
+    timed.deadline_listeners.append(
+        lambda deadlines: scheduled.extend((d.step, d.correlation_id) for d in deadlines)
+    )
+    lodger = Principal.anonymous().with_request(None, "lodge-1")
+    complaint_id = timed.complaints.lodge(lodger, lodge_command()).complaint_id
+    timed.catch_up_all()
+    after_lodging = list(scheduled)
+
+    # A note leaves the deadline as it is, so the lodging still started its clock.
+    noter = SDPO.with_request(None, "note-2")
+    timed.complaints.add_note(noter, complaint_id, text="Called the station", internal=True)
+    timed.catch_up_all()
+    after_note = scheduled[len(after_lodging) :]
+
+    acknowledger = SDPO.with_request(None, "ack-3")
+    timed.complaints.acknowledge(acknowledger, complaint_id, None)
+    timed.catch_up_all()
+    after_acknowledging = scheduled[len(after_lodging) + len(after_note) :]
+
+    clock.advance(timedelta(days=60))
+    (due,) = timed.escalations.due_deadlines()
+    sweep(timed)
+    (escalation, *_later) = escalations_of(timed, complaint_id)
+
+    assert after_lodging == [(DeadlineStep.FIRST_CONTACT, "lodge-1")]
+    assert after_note == [(DeadlineStep.FIRST_CONTACT, "lodge-1")]
+    assert len(after_acknowledging) == 1
+    assert after_acknowledging[0][0] != DeadlineStep.FIRST_CONTACT
+    assert after_acknowledging[0][1] == "ack-3"
+    assert due.correlation_id == "ack-3"
+    assert escalation.actor.kind == "SYSTEM"
+    assert escalation.actor.correlation_id == "ack-3"
+    # The escalation started the next clock, so the next deadline keeps the same id.
+    assert scheduled[-1][1] == "ack-3"
+
+
+def test_deadline_without_correlation_id(timed: Container, clock: ManualClock) -> None:
+    scheduled: list[str | None] = []
+    timed.deadline_listeners.append(
+        lambda deadlines: scheduled.extend(d.correlation_id for d in deadlines)
+    )
+    complaint_id = timed.complaints.lodge(Principal.anonymous(), lodge_command()).complaint_id
+    timed.catch_up_all()
+
+    clock.advance(timedelta(hours=9))
+    sweep(timed)
+    (escalation,) = escalations_of(timed, complaint_id)
+
+    assert scheduled[0] is None
+    assert escalation.actor.correlation_id is None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import logging
 import re
 import socket
 import threading
@@ -21,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import dramatiq
 import httpx
 import psycopg
 import pytest
@@ -32,12 +32,12 @@ from cms_graph.adapters.clock import ManualClock
 from cms_graph.adapters.tokens import TokenService
 from cms_graph.application.escalations import EscalationOutcome
 from cms_graph.bootstrap import Container, build_container
+from cms_graph.domain.complaint import Complaint
 from cms_graph.domain.values import Role
-from cms_graph.logging_setup import build_handler
-from cms_graph.settings import LogFormat, Settings
+from cms_graph.settings import Settings
 from cms_graph.web import create_app
 from cms_graph.workers.runtime import use_container
-from tests.conftest import TEST_SECRET, make_settings
+from tests.conftest import TEST_SECRET, log_lines, make_settings
 
 STARTUP_TIMEOUT_SECONDS = 30.0
 SHUTDOWN_TIMEOUT_SECONDS = 30.0
@@ -134,22 +134,6 @@ def client(settings: Settings, container: Container) -> Iterator[httpx.Client]:
         yield http
 
 
-@pytest.fixture
-def log_output() -> Iterator[io.StringIO]:
-    """Capture every log record of this process at DEBUG, rendered as JSON lines."""
-    stream = io.StringIO()
-    handler = build_handler(LogFormat.JSON, stream)
-    root = logging.getLogger()
-    previous_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
-        yield stream
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(previous_level)
-
-
 def graphql(
     client: httpx.Client,
     query: str,
@@ -184,10 +168,6 @@ def sample(
     samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str
 ) -> float | None:
     return samples.get((name, tuple(sorted(labels.items()))))
-
-
-def log_lines(stream: io.StringIO) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
 
 
 def request_line(stream: io.StringIO, path: str) -> dict[str, Any]:
@@ -386,6 +366,86 @@ def test_logs_hold_no_personal_data(
     for value in PERSONAL_DATA:
         assert value not in output, f"{value!r} is in the log"
     assert token not in output
+
+
+WORKER_WAIT_LIMIT_SECONDS = 60
+UUID_TEXT = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+def outbox_statuses(container: Container) -> list[tuple[str, str, str | None]]:
+    with container.database.read() as cursor:
+        cursor.execute(
+            "SELECT step, status, correlation_id FROM citizen_notification_outbox ORDER BY version"
+        )
+        return [(row["step"], row["status"], row["correlation_id"]) for row in cursor.fetchall()]
+
+
+def escalations_of(container: Container) -> list[Complaint.ComplaintEscalated]:
+    notifications = container.event_store.recorder.select_notifications(start=None, limit=100)
+    events = [container.event_store.mapper.to_domain_event(n) for n in notifications]
+    return [event for event in events if isinstance(event, Complaint.ComplaintEscalated)]
+
+
+def run_worker_until_sent(container: Container, broker: RedisBroker) -> None:
+    """Run one Redis worker until the lodging and escalation SMS are settled."""
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
+    worker.start()
+    try:
+        for _ in range(WORKER_WAIT_LIMIT_SECONDS * 10):
+            statuses = [status for _step, status, _id in outbox_statuses(container)]
+            if len(statuses) == 2 and "PENDING" not in statuses and "SENDING" not in statuses:
+                break
+            time.sleep(0.1)
+    finally:
+        worker.stop()
+
+
+def test_worker_lines_carry_correlation_id(
+    settings: Settings,
+    container: Container,
+    clock: ManualClock,
+    redis_broker: RedisBroker,
+    log_output: io.StringIO,
+) -> None:
+    app = create_app(settings, container=container, run_workers=False, broker=redis_broker)
+    with serving(app) as client:
+        lodge(client, headers={"X-Correlation-ID": "desk-42"})
+        # The first-contact deadline has passed when the worker schedules it, so its
+        # message is due at once.
+        clock.advance(timedelta(hours=8, seconds=1))
+        run_worker_until_sent(container, redis_broker)
+        (escalation,) = escalations_of(container)
+        with container.database.read() as cursor:
+            cursor.execute(
+                "SELECT correlation_id FROM audit_trail WHERE record_type = 'ComplaintEscalated'"
+            )
+            audit_rows = [row["correlation_id"] for row in cursor.fetchall()]
+        outbox = outbox_statuses(container)
+
+    lines = log_lines(log_output)
+    sent = [line for line in lines if "sent on attempt" in line["event"]]
+    escalated = [
+        line
+        for line in lines
+        if line["logger"] == "cms_graph.application.escalations" and "escalated to" in line["event"]
+    ]
+    server_lines = [line for line in lines if not line["logger"].startswith(CLIENT_LOGGERS)]
+    output = "\n".join(json.dumps(line, ensure_ascii=False) for line in server_lines)
+
+    assert outbox == [("LODGED", "SENT", "desk-42"), ("ESCALATED", "SENT", "desk-42")]
+    assert escalation.actor.kind == "SYSTEM"
+    assert escalation.actor.correlation_id == "desk-42"
+    assert audit_rows == ["desk-42"]
+    assert len(sent) == 2
+    for line in sent:
+        assert line["correlation_id"] == "desk-42", line
+        assert re.fullmatch(UUID_TEXT, line["message_id"]), line
+    assert len(escalated) == 1
+    assert escalated[0]["correlation_id"] == "desk-42"
+    assert re.fullmatch(UUID_TEXT, escalated[0]["message_id"])
+    assert "request_id" not in escalated[0]
+    for value in PERSONAL_DATA:
+        assert value not in output, f"{value!r} is in the log"
 
 
 def test_readyz_ok(client: httpx.Client) -> None:

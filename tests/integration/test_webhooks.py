@@ -6,6 +6,7 @@ Each test runs on SQLite with the in-process broker, and on PostgreSQL with Redi
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 import uuid
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ from cms_graph.workers.actors import PROJECTIONS_QUEUE
 from cms_graph.workers.process import connect_broker
 from cms_graph.workers.runtime import use_container
 from cms_graph.workers.webhook_actors import WEBHOOKS_QUEUE, deliver_webhook, sweep_webhooks
-from tests.conftest import make_settings
+from tests.conftest import log_lines, make_settings
 from tests.factories import CNIC, NAME, SDPO, lodge_command
 from tests.webhook_receiver import WebhookReceiver, running_receiver
 
@@ -518,3 +519,64 @@ def test_embedded_workers_deliver(tmp_path: Path) -> None:
     finally:
         handle.stop()
         container.close()
+
+
+def delivery_lines(stream: io.StringIO, delivery_id: object) -> list[dict[str, Any]]:
+    """Return the worker's lines on the outcome of each message for ``delivery_id``."""
+    return [
+        line
+        for line in log_lines(stream)
+        if line["logger"] == "cms_graph.workers.webhook_actors"
+        and line["event"].startswith(f"webhook delivery {delivery_id}:")
+    ]
+
+
+def test_delivery_messages_carry_correlation_ids(rig: Rig, log_output: io.StringIO) -> None:
+    with running_receiver(SECRET) as receiver:
+        integration = rig.add_integration(receiver)
+        complaints = rig.container.complaints
+        lodger = Principal.anonymous().with_request(None, "lodge-1")
+        complaint_id = complaints.lodge(lodger, lodge_command()).complaint_id
+        rig.container.catch_up_all()
+        complaints.acknowledge(SDPO.with_request(None, "ack-2"), complaint_id, None)
+        complaints.assign(
+            SDPO.with_request(None, "assign-3"),
+            complaint_id,
+            officer_id="inspector-7",
+            unit_id="pb_lahore-c1",
+            reason=None,
+        )
+        receiver.failing_complaints = {str(complaint_id)}
+        rig.container.catch_up_all()
+        rig.settle()
+        failed, *waiting = rig.deliveries(integration)
+
+        receiver.failing_complaints = set()
+        replayer = ADDL_IGP.with_request(None, "replay-9")
+        rig.container.webhook_admin.replay(replayer, UUID(str(failed["delivery_id"])))
+        rig.settle()
+        rows = rig.deliveries(integration)
+
+    expected = ["lodge-1", "ack-2", "assign-3"]
+    assert [row["correlation_id"] for row in rows] == expected
+    assert [row["status"] for row in rows] == ["DELIVERED"] * 3
+    # Each failed attempt of the first delivery, then its replay.
+    attempts = delivery_lines(log_output, failed["delivery_id"])
+    retried = [line for line in log_lines(log_output) if "retrying with backoff" in line["event"]]
+    # Dramatiq's Retries middleware logs after the actor returned.
+    rescheduled = [
+        line for line in log_lines(log_output) if line["event"].startswith("Retrying message")
+    ]
+    assert attempts[-1]["correlation_id"] == "replay-9"
+    assert len(retried) == 2
+    assert len(rescheduled) == 2
+    for line in retried + rescheduled:
+        assert line["correlation_id"] == "lodge-1", line
+        assert line["message_id"], line
+    # The later deliveries waited behind the first and went out after the replay.
+    for row, correlation_id in zip(waiting, expected[1:], strict=True):
+        lines = delivery_lines(log_output, row["delivery_id"])
+        assert lines, row
+        for line in lines:
+            assert line["correlation_id"] == correlation_id, line
+            assert line["message_id"], line

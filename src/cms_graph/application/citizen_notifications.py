@@ -37,6 +37,7 @@ from cms_graph.application.notification_texts import (
 )
 from cms_graph.application.queries import ComplaintQueries
 from cms_graph.domain.values import Language
+from cms_graph.projections.citizen_notifications import QueuedNotification
 
 logger = logging.getLogger(__name__)
 
@@ -189,13 +190,13 @@ class CitizenNotificationSender:
             return self._failed(key, attempt, error)
         return self._settle(key, attempt, DeliveryStatus.SENT, None)
 
-    def next_key(self, key: str) -> str | None:
-        """Return the key of the first unsettled later step of the same complaint and
-        channel, which waited for ``key`` to settle; None when there is none."""
+    def next_notification(self, key: str) -> QueuedNotification | None:
+        """Return the first unsettled later step of the same complaint and channel, which
+        waited for ``key`` to settle; None when there is none."""
         outbox_key = OutboxKey.parse(key)
         with self.database.read() as cursor:
             cursor.execute(
-                "SELECT version FROM citizen_notification_outbox"
+                "SELECT version, correlation_id FROM citizen_notification_outbox"
                 " WHERE complaint_id = :id AND channel = :channel AND version > :version"
                 " AND status = 'PENDING' ORDER BY version LIMIT 1",
                 outbox_key.parameters(),
@@ -203,26 +204,35 @@ class CitizenNotificationSender:
             row = cursor.fetchone()
         if row is None:
             return None
-        return f"{outbox_key.complaint_id}:{row['version']}:{outbox_key.channel.value}"
+        return QueuedNotification(
+            f"{outbox_key.complaint_id}:{row['version']}:{outbox_key.channel.value}",
+            row["correlation_id"],
+        )
 
     def close(self) -> None:
         for gateway in set(self.gateways.values()):
             gateway.close()
 
-    def due_keys(self, limit: int = 500) -> list[str]:
-        """Return keys of rows that no message is likely to be handling: never claimed,
-        or claimed or last tried longer than the claim timeout ago."""
+    def due_notifications(self, limit: int = 500) -> list[QueuedNotification]:
+        """Return rows that no message is likely to be handling: never claimed, or
+        claimed or last tried longer than the claim timeout ago."""
         before = self.clock.now() - self.claim_timeout
         with self.database.read() as cursor:
             cursor.execute(
-                "SELECT complaint_id, version, channel FROM citizen_notification_outbox"
+                "SELECT complaint_id, version, channel, correlation_id"
+                " FROM citizen_notification_outbox"
                 " WHERE status IN ('PENDING', 'SENDING')"
                 " AND ((claimed_at IS NULL AND created_at < :before) OR claimed_at < :before)"
                 " ORDER BY created_at LIMIT :limit",
                 {"before": before, "limit": limit},
             )
             rows = cursor.fetchall()
-        return [f"{row['complaint_id']}:{row['version']}:{row['channel']}" for row in rows]
+        return [
+            QueuedNotification(
+                f"{row['complaint_id']}:{row['version']}:{row['channel']}", row["correlation_id"]
+            )
+            for row in rows
+        ]
 
     def fail_abandoned(self) -> int:
         """Mark FAILED the rows whose last allowed attempt was claimed and never settled,

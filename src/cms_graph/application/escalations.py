@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
+import structlog
 from eventsourcing.application import AggregateNotFoundError
 
 from cms_graph.adapters.clock import Clock
@@ -60,11 +62,18 @@ class EscalationService:
         self.escalation_listeners: list[Callable[[DeadlineStep], None]] = []
 
     def escalate_if_due(
-        self, complaint_id: UUID, step: DeadlineStep, due_at: datetime
+        self,
+        complaint_id: UUID,
+        step: DeadlineStep,
+        due_at: datetime,
+        correlation_id: str | None = None,
     ) -> EscalationOutcome:
+        """Escalate the complaint if the deadline (``step``, ``due_at``) is pending and
+        has passed. The escalation records ``correlation_id``, that of the event that
+        started the deadline's clock, in its system actor."""
         for _attempt in range(MAX_CONFLICT_RETRIES):
             try:
-                return self._escalate_once(complaint_id, step, due_at)
+                return self._escalate_once(complaint_id, step, due_at, correlation_id)
             except Conflict:
                 logger.info("complaint %s changed during escalation; reloading", complaint_id)
         raise Conflict(
@@ -72,7 +81,7 @@ class EscalationService:
         )
 
     def _escalate_once(
-        self, complaint_id: UUID, step: DeadlineStep, due_at: datetime
+        self, complaint_id: UUID, step: DeadlineStep, due_at: datetime, correlation_id: str | None
     ) -> EscalationOutcome:
         try:
             complaint = self.event_store.get_complaint(complaint_id)
@@ -92,7 +101,9 @@ class EscalationService:
         if holder is None:
             return EscalationOutcome.AT_TOP
 
-        complaint.escalate_for_missed_deadline(step=step, due_at=due_at, to=holder, at=now)
+        complaint.escalate_for_missed_deadline(
+            step=step, due_at=due_at, to=holder, at=now, correlation_id=correlation_id
+        )
         notification_id = self.event_store.save_complaint(complaint)
         logger.info(
             "complaint %s escalated to %s %s after %s deadline %s",
@@ -111,14 +122,18 @@ class EscalationService:
         """Return up to ``limit`` deadlines that have passed, oldest first, from the view."""
         with self.database.read() as cursor:
             cursor.execute(
-                "SELECT complaint_id, deadline_step, fire_at FROM escalation_view"
+                "SELECT complaint_id, deadline_step, fire_at, deadline_correlation_id"
+                " FROM escalation_view"
                 " WHERE fire_at IS NOT NULL AND fire_at <= :now ORDER BY fire_at LIMIT :limit",
                 {"now": self.clock.now(), "limit": limit},
             )
             rows = cursor.fetchall()
         return [
             ScheduledDeadline(
-                UUID(str(row["complaint_id"])), DeadlineStep(row["deadline_step"]), row["fire_at"]
+                UUID(str(row["complaint_id"])),
+                DeadlineStep(row["deadline_step"]),
+                row["fire_at"],
+                row["deadline_correlation_id"],
             )
             for row in rows
         ]
@@ -127,7 +142,17 @@ class EscalationService:
         """Escalate every passed deadline in the escalation view; return counts by outcome."""
         counts: dict[EscalationOutcome, int] = {}
         for deadline in self.due_deadlines(limit):
-            outcome = self.escalate_if_due(deadline.complaint_id, deadline.step, deadline.due_at)
+            # The sweep message carries no correlation id, so each escalation logs under
+            # the id of its own deadline.
+            log_context = (
+                structlog.contextvars.bound_contextvars(correlation_id=deadline.correlation_id)
+                if deadline.correlation_id is not None
+                else nullcontext()
+            )
+            with log_context:
+                outcome = self.escalate_if_due(
+                    deadline.complaint_id, deadline.step, deadline.due_at, deadline.correlation_id
+                )
             counts[outcome] = counts.get(outcome, 0) + 1
         if counts:
             logger.info("deadline sweep: %s", {k.value: v for k, v in counts.items()})

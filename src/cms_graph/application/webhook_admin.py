@@ -26,6 +26,7 @@ from cms_graph.application.webhook_delivery import DeliveryStatus
 from cms_graph.domain.errors import InvalidInput, InvalidTransition, NotFound
 from cms_graph.domain.values import Role
 from cms_graph.domain.webhook_replay import WebhookReplay
+from cms_graph.projections.webhooks import QueuedDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class WebhookAdmin:
         access: AccessPolicy,
         clock: Clock,
         after_commit: Callable[[int], None] = lambda _notification_id: None,
-        on_replayed: Callable[[list[UUID]], None] = lambda _ids: None,
+        on_replayed: Callable[[list[QueuedDelivery]], None] = lambda _deliveries: None,
     ) -> None:
         self.database = database
         self.event_store = event_store
@@ -216,7 +217,8 @@ class WebhookAdmin:
         # Read before sending, so the caller sees the replay's own result, not the send's.
         updated = self.get(delivery_id)
         assert updated is not None
-        self.on_replayed([delivery_id])
+        # The replay request caused this message, so the message carries its id.
+        self.on_replayed([QueuedDelivery(delivery_id, principal.correlation_id)])
         return updated
 
 

@@ -32,6 +32,7 @@ from cms_graph.application.integration_directory import (
     IntegrationDirectory,
     IntegrationKind,
 )
+from cms_graph.projections.webhooks import QueuedDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -277,11 +278,11 @@ class WebhookSender:
                 values,
             )
 
-    def next_in_line(self, delivery_id: UUID) -> UUID | None:
+    def next_in_line(self, delivery_id: UUID) -> QueuedDelivery | None:
         """Return the next PENDING delivery of the same complaint and integration."""
         with self.database.read() as cursor:
             cursor.execute(
-                "SELECT later.delivery_id FROM webhook_deliveries AS sent"
+                "SELECT later.delivery_id, later.correlation_id FROM webhook_deliveries AS sent"
                 " JOIN webhook_deliveries AS later"
                 " ON later.integration_id = sent.integration_id"
                 " AND later.complaint_id = sent.complaint_id AND later.position > sent.position"
@@ -290,7 +291,9 @@ class WebhookSender:
                 {"id": str(delivery_id)},
             )
             row = cursor.fetchone()
-        return UUID(str(row["delivery_id"])) if row else None
+        if row is None:
+            return None
+        return QueuedDelivery(UUID(str(row["delivery_id"])), row["correlation_id"])
 
     def cancel_integration(self, integration_id: UUID) -> int:
         """Cancel every PENDING delivery of an integration; return how many."""
@@ -305,7 +308,7 @@ class WebhookSender:
             cancelled: int = cursor.rowcount
         return cancelled
 
-    def due(self) -> list[UUID]:
+    def due(self) -> list[QueuedDelivery]:
         """Return PENDING deliveries that are first in line, unclaimed and overdue by
         ``sweep_grace``, oldest first: what the sweep sends again in case a message was lost.
 
@@ -329,14 +332,18 @@ class WebhookSender:
         with self.database.read() as cursor:
             cursor.execute(
                 # The condition is a fixed string; values travel as parameters.
-                "SELECT delivery_id FROM webhook_deliveries WHERE status = 'PENDING'"  # noqa: S608
+                "SELECT delivery_id, correlation_id FROM webhook_deliveries"  # noqa: S608
+                " WHERE status = 'PENDING'"
                 " AND (claimed_until IS NULL OR claimed_until < :now)"
                 " AND (next_attempt_at IS NULL OR next_attempt_at <= :overdue) AND "
                 + _FIRST_IN_LINE
                 + " ORDER BY position LIMIT :limit",
                 {"now": now, "overdue": now - self.sweep_grace, "limit": SWEEP_LIMIT},
             )
-            return [UUID(str(row["delivery_id"])) for row in cursor.fetchall()]
+            return [
+                QueuedDelivery(UUID(str(row["delivery_id"])), row["correlation_id"])
+                for row in cursor.fetchall()
+            ]
 
 
 def _webhooks(directory: IntegrationDirectory) -> list[ActiveIntegration]:

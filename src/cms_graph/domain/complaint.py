@@ -435,10 +435,18 @@ class Complaint(Aggregate):
         self._trigger_escalation(to, reason, None, None, actor, channel, at)
 
     def escalate_for_missed_deadline(
-        self, *, step: DeadlineStep, due_at: datetime, to: Holder, at: datetime
+        self,
+        *,
+        step: DeadlineStep,
+        due_at: datetime,
+        to: Holder,
+        at: datetime,
+        correlation_id: str | None = None,
     ) -> None:
         """Escalate because the deadline (``step``, ``due_at``) passed unattended.
 
+        The system is the actor. ``correlation_id`` is that of the event that started the
+        deadline's clock, so the audit trail ties the escalation to that request.
         Raises InvalidTransition unless that deadline is the pending one and has passed,
         so a repeated or late request for the same deadline writes nothing.
         """
@@ -455,7 +463,8 @@ class Complaint(Aggregate):
                 f"{due_at.isoformat()}, later than {at.isoformat()}"
             )
         reason = f"{step.value} deadline {due_at.isoformat()} passed"
-        self._trigger_escalation(to, reason, step, due_at, Actor.system(), Channel.SYSTEM, at)
+        actor = Actor.system(correlation_id=correlation_id)
+        self._trigger_escalation(to, reason, step, due_at, actor, Channel.SYSTEM, at)
 
     def _trigger_escalation(
         self,

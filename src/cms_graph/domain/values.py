@@ -105,7 +105,8 @@ class Actor:
     """Who performed an action: a staff user, the complainant, or the system itself.
 
     ``client_address`` and ``correlation_id`` record where the request came from and tie
-    together everything one request did; the system acting on its own has neither.
+    together everything one request did. The system has no client address, and has a
+    correlation id only when it acts on something a request started, such as a deadline.
     """
 
     kind: ActorKind
@@ -136,8 +137,8 @@ class Actor:
         )
 
     @classmethod
-    def system(cls) -> Actor:
-        return cls(ActorKind.SYSTEM, user_id="system")
+    def system(cls, *, correlation_id: str | None = None) -> Actor:
+        return cls(ActorKind.SYSTEM, user_id="system", correlation_id=correlation_id)
 
     def to_dict(self) -> dict[str, str | None]:
         return {

@@ -5,14 +5,16 @@ projector writes one ``citizen_notification_outbox`` row per channel: SMS always
 WhatsApp when enabled.
 A row names the template, the language and the parameters (the tracking number), never
 the phone number or the name. The unique key (complaint id, version, channel) makes a
-replayed batch add nothing. Once a batch has committed, the new rows' keys go to the
-``on_created`` callback, which sends one Dramatiq message for each.
+replayed batch add nothing. Once a batch has committed, the new rows go to the
+``on_created`` callback, which sends one Dramatiq message for each. A row keeps the
+correlation id of the event it is about, which every message sent for it carries.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from cms_graph.adapters.database import Cursor
@@ -29,6 +31,14 @@ def outbox_key(complaint_id: str, version: int, channel: NotificationChannel) ->
     return f"{complaint_id}:{version}:{channel.value}"
 
 
+@dataclass(frozen=True)
+class QueuedNotification:
+    """An outbox row to send: its key and the correlation id of the event it is about."""
+
+    key: str
+    correlation_id: str | None = None
+
+
 class CitizenNotificationProjector:
     name = "citizen_notifications"
     tables: tuple[str, ...] = ("citizen_notification_subjects", "citizen_notification_outbox")
@@ -37,17 +47,17 @@ class CitizenNotificationProjector:
         self,
         *,
         whatsapp_enabled: bool,
-        on_created: Callable[[list[str]], None] | None = None,
+        on_created: Callable[[list[QueuedNotification]], None] | None = None,
     ) -> None:
         self.channels = [NotificationChannel.SMS]
         if whatsapp_enabled:
             self.channels.append(NotificationChannel.WHATSAPP)
         self._on_created = on_created
-        # Per batch: keys of rows written, and subjects already read or written.
-        self._created: list[str] = []
+        # Per batch: rows written, and subjects already read or written.
+        self._created: list[QueuedNotification] = []
         self._subjects: dict[str, dict[str, Any] | None] = {}
 
-    def set_on_created(self, on_created: Callable[[list[str]], None]) -> None:
+    def set_on_created(self, on_created: Callable[[list[QueuedNotification]], None]) -> None:
         self._on_created = on_created
 
     # Batch hooks called by ProjectionRunner.
@@ -136,9 +146,9 @@ class CitizenNotificationProjector:
         for channel in self.channels:
             cursor.execute(
                 "INSERT INTO citizen_notification_outbox (complaint_id, version, channel, step,"
-                " template, language, parameters, created_at, status, attempts)"
+                " template, language, parameters, created_at, status, attempts, correlation_id)"
                 " VALUES (:id, :version, :channel, :step, :template, :language, :parameters,"
-                " :created_at, 'PENDING', 0)"
+                " :created_at, 'PENDING', 0, :correlation_id)"
                 " ON CONFLICT (complaint_id, version, channel) DO NOTHING",
                 {
                     "id": str(event.originator_id),
@@ -149,11 +159,11 @@ class CitizenNotificationProjector:
                     "language": subject["language"],
                     "parameters": json.dumps(parameters, sort_keys=True),
                     "created_at": event.timestamp,
+                    "correlation_id": event.actor.correlation_id,
                 },
             )
-            self._created.append(
-                outbox_key(str(event.originator_id), event.originator_version, channel)
-            )
+            key = outbox_key(str(event.originator_id), event.originator_version, channel)
+            self._created.append(QueuedNotification(key, event.actor.correlation_id))
 
 
-__all__ = ["CitizenNotificationProjector", "outbox_key"]
+__all__ = ["CitizenNotificationProjector", "QueuedNotification", "outbox_key"]

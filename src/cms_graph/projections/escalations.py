@@ -25,11 +25,27 @@ from cms_graph.projections.deadline_state import (
 
 @dataclass(frozen=True)
 class ScheduledDeadline:
-    """A deadline whose escalation should fire at ``fire_at``."""
+    """A deadline whose escalation should fire at ``due_at``, with the correlation id of
+    the event that started its clock (None when that event had none)."""
 
     complaint_id: UUID
     step: DeadlineStep
     due_at: datetime
+    correlation_id: str | None = None
+
+
+def clock_correlation_id(
+    before: DeadlineState | None, after: DeadlineState, event: Complaint.Event, kept: str | None
+) -> str | None:
+    """Return the correlation id of the event that started the clock of ``after``'s
+    deadline. That is ``event``'s id when ``event`` set a new deadline, and otherwise
+    ``kept``, the id stored with the deadline that was already pending."""
+    deadline = after.deadline()
+    if deadline is None:
+        return None
+    if before is not None and before.deadline() == deadline:
+        return kept
+    return event.actor.correlation_id
 
 
 class EscalationProjector:
@@ -67,7 +83,8 @@ class EscalationProjector:
         ids = in_clause("id", keys, parameters)
         cursor.execute(
             f"SELECT complaint_id, {DEADLINE_COLUMNS}, tracking_number, unit_id,"  # noqa: S608
-            f" escalation_level FROM escalation_view WHERE complaint_id IN {ids}",
+            " escalation_level, deadline_correlation_id FROM escalation_view"
+            f" WHERE complaint_id IN {ids}",
             parameters,
         )
         for row in cursor.fetchall():
@@ -77,6 +94,7 @@ class EscalationProjector:
                     "tracking_number": row["tracking_number"],
                     "unit_id": row["unit_id"],
                     "escalation_level": row["escalation_level"],
+                    "deadline_correlation_id": row["deadline_correlation_id"],
                 },
             )
 
@@ -95,6 +113,7 @@ class EscalationProjector:
                 "tracking_number": event.tracking_number,
                 "unit_id": event.unit_id,
                 "escalation_level": 0,
+                "deadline_correlation_id": clock_correlation_id(None, state, event, None),
             }
             self._write(cursor, event, state, row, insert=True)
             self._seen[key] = (state, row)
@@ -102,10 +121,13 @@ class EscalationProjector:
 
         if key in self._seen:
             previous, seen_row = self._seen[key]
-            state = previous.after(event)
             row = dict(seen_row)
         else:
-            state, row = self._read(cursor, key, event)
+            previous, row = self._read(cursor, key)
+        state = previous.after(event)
+        row["deadline_correlation_id"] = clock_correlation_id(
+            previous, state, event, row["deadline_correlation_id"]
+        )
         if isinstance(event, Complaint.ComplaintAssigned):
             row["unit_id"] = event.unit_id
         if isinstance(event, Complaint.ComplaintEscalated):
@@ -115,24 +137,23 @@ class EscalationProjector:
         self._write(cursor, event, state, row, insert=False)
         self._seen[key] = (state, row)
 
-    def _read(
-        self, cursor: Cursor, key: str, event: Complaint.Event
-    ) -> tuple[DeadlineState, dict[str, Any]]:
+    def _read(self, cursor: Cursor, key: str) -> tuple[DeadlineState, dict[str, Any]]:
+        """Return the stored state of complaint ``key`` and its other columns."""
         cursor.execute(
-            f"SELECT {DEADLINE_COLUMNS}, tracking_number, unit_id, escalation_level"  # noqa: S608
-            " FROM escalation_view WHERE complaint_id = :id",
+            f"SELECT {DEADLINE_COLUMNS}, tracking_number, unit_id, escalation_level,"  # noqa: S608
+            " deadline_correlation_id FROM escalation_view WHERE complaint_id = :id",
             {"id": key},
         )
         current = cursor.fetchone()
         if current is None:
             raise LookupError(f"complaint {key} has no row in escalation_view")
-        state = DeadlineState.from_row(current).after(event)
         row = {
             "tracking_number": current["tracking_number"],
             "unit_id": current["unit_id"],
             "escalation_level": current["escalation_level"],
+            "deadline_correlation_id": current["deadline_correlation_id"],
         }
-        return state, row
+        return DeadlineState.from_row(current), row
 
     def _fire_at(self, state: DeadlineState, unit_id: str) -> datetime | None:
         deadline = state.deadline()
@@ -168,10 +189,12 @@ class EscalationProjector:
             cursor.execute(
                 "INSERT INTO escalation_view (complaint_id, tracking_number, status, unit_id,"
                 " unit_path, holder_rank, escalation_level, opened_at, acknowledged_at,"
-                " escalation_anchor, deadline_plan, deadline_step, due_at, fire_at, version)"
+                " escalation_anchor, deadline_plan, deadline_step, due_at, fire_at, version,"
+                " deadline_correlation_id)"
                 " VALUES (:id, :tracking_number, :status, :unit_id, :unit_path, :holder_rank,"
                 " :escalation_level, :opened_at, :acknowledged_at, :escalation_anchor,"
-                " :deadline_plan, :deadline_step, :due_at, :fire_at, :version)",
+                " :deadline_plan, :deadline_step, :due_at, :fire_at, :version,"
+                " :deadline_correlation_id)",
                 values,
             )
         else:
@@ -181,13 +204,17 @@ class EscalationProjector:
                 " escalation_level = :escalation_level, opened_at = :opened_at,"
                 " acknowledged_at = :acknowledged_at, escalation_anchor = :escalation_anchor,"
                 " deadline_plan = :deadline_plan, deadline_step = :deadline_step,"
-                " due_at = :due_at, fire_at = :fire_at, version = :version"
+                " due_at = :due_at, fire_at = :fire_at, version = :version,"
+                " deadline_correlation_id = :deadline_correlation_id"
                 " WHERE complaint_id = :id",
                 values,
             )
         if fire_at is not None and values["deadline_step"] is not None:
             self._pending[values["id"]] = ScheduledDeadline(
-                UUID(values["id"]), DeadlineStep(values["deadline_step"]), fire_at
+                UUID(values["id"]),
+                DeadlineStep(values["deadline_step"]),
+                fire_at,
+                values["deadline_correlation_id"],
             )
         else:
             self._pending.pop(values["id"], None)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
@@ -53,6 +54,15 @@ _DATETIME_KEYS = frozenset(
         "escalation_anchor",
     }
 )
+
+
+@dataclass(frozen=True)
+class QueuedDelivery:
+    """A delivery to send, and the correlation id its message carries: that of the
+    complaint event it is about, or of the request that replayed it."""
+
+    delivery_id: UUID
+    correlation_id: str | None = None
 
 
 def delivery_id_for(integration_id: UUID, position: int) -> UUID:
@@ -141,7 +151,7 @@ class WebhookProjector:
     def __init__(
         self,
         directory: Callable[[], IntegrationDirectory] = NoIntegrations,
-        on_queued: Callable[[list[UUID]], None] | None = None,
+        on_queued: Callable[[list[QueuedDelivery]], None] | None = None,
     ) -> None:
         self._directory = directory
         self._on_queued = on_queued
@@ -152,12 +162,12 @@ class WebhookProjector:
         # integration approved later gets correct payloads from its first event.
         self._states: dict[str, tuple[int, dict[str, Any], bytes]] = {}
         self._deliveries: list[dict[str, Any]] = []
-        self._queued: list[UUID] = []
+        self._queued: list[QueuedDelivery] = []
 
     def set_directory(self, directory: Callable[[], IntegrationDirectory]) -> None:
         self._directory = directory
 
-    def set_on_queued(self, on_queued: Callable[[list[UUID]], None]) -> None:
+    def set_on_queued(self, on_queued: Callable[[list[QueuedDelivery]], None]) -> None:
         self._on_queued = on_queued
 
     # Batch hooks called by ProjectionRunner. The directory is read once per batch, before
@@ -238,9 +248,10 @@ class WebhookProjector:
                     name for name in integration.allowed_fields if name in PERSONAL_FIELDS
                 ),
                 "created_at": event.timestamp,
+                "correlation_id": event.actor.correlation_id,
             }
         )
-        self._queued.append(delivery_id)
+        self._queued.append(QueuedDelivery(delivery_id, event.actor.correlation_id))
 
     def end_batch(self, cursor: Cursor) -> None:
         """Write the batch's complaint states and deliveries in one round of statements."""
@@ -260,9 +271,10 @@ class WebhookProjector:
             cursor.executemany(
                 "INSERT INTO webhook_deliveries (delivery_id, integration_id, complaint_id,"
                 " position, event_type, payload, personal_fields, status, attempts, created_at,"
-                " next_attempt_at) VALUES (:delivery_id, :integration_id, :complaint_id,"
-                " :position, :event_type, :payload, :personal_fields, 'PENDING', 0,"
-                " :created_at, :created_at) ON CONFLICT (integration_id, position) DO NOTHING",
+                " next_attempt_at, correlation_id) VALUES (:delivery_id, :integration_id,"
+                " :complaint_id, :position, :event_type, :payload, :personal_fields, 'PENDING',"
+                " 0, :created_at, :created_at, :correlation_id)"
+                " ON CONFLICT (integration_id, position) DO NOTHING",
                 self._deliveries,
             )
         self._deliveries = []
@@ -273,4 +285,4 @@ class WebhookProjector:
             self._on_queued(queued)
 
 
-__all__ = ["WebhookProjector", "delivery_id_for"]
+__all__ = ["QueuedDelivery", "WebhookProjector", "delivery_id_for"]

@@ -10,6 +10,7 @@ import dramatiq
 
 from cms_graph.application.escalations import EscalationOutcome
 from cms_graph.domain.deadlines import DeadlineStep
+from cms_graph.workers.log_context import correlation_options, message_correlation_id
 from cms_graph.workers.notification_actors import NOTIFICATION_ACTORS
 from cms_graph.workers.runtime import current_container
 
@@ -24,7 +25,9 @@ def catch_up_projections(notification_id: int = 0) -> None:
     """Bring every projection up to the head of the notification log.
 
     ``notification_id`` is the commit that triggered the message, kept for the logs. A
-    duplicate or late delivery finds nothing new and does nothing.
+    duplicate or late delivery finds nothing new and does nothing. The message carries
+    no correlation id, because one catch-up applies the events of many requests. The
+    messages it leads to carry the id of the event each one is about.
     """
     container = current_container()
     applied = container.catch_up_all()
@@ -34,14 +37,25 @@ def catch_up_projections(notification_id: int = 0) -> None:
 @dramatiq.actor(queue_name=ESCALATIONS_QUEUE, max_retries=20, min_backoff=1000, time_limit=60_000)
 def escalate_overdue(complaint_id: str, step: str, due_at: str) -> None:
     """Escalate a complaint whose deadline (``step``, ``due_at``) passed, if it still is
-    pending. A message that arrives early is sent again for the time left."""
+    pending. A message that arrives early is sent again for the time left.
+
+    The message's correlation id, that of the event that started the deadline's clock,
+    goes into the escalation's actor and into the message sent again.
+    """
     container = current_container()
     due = datetime.fromisoformat(due_at)
-    outcome = container.escalations.escalate_if_due(UUID(complaint_id), DeadlineStep(step), due)
+    correlation_id = message_correlation_id()
+    outcome = container.escalations.escalate_if_due(
+        UUID(complaint_id), DeadlineStep(step), due, correlation_id
+    )
     if outcome is EscalationOutcome.NOT_DUE_YET:
         remaining = due - container.clock.now()
         delay_ms = max(0, int(remaining.total_seconds() * 1000))
-        escalate_overdue.send_with_options(args=(complaint_id, step, due_at), delay=delay_ms)
+        escalate_overdue.send_with_options(
+            args=(complaint_id, step, due_at),
+            delay=delay_ms,
+            **correlation_options(correlation_id),
+        )
     logger.debug("deadline %s %s of %s: %s", step, due_at, complaint_id, outcome.value)
 
 

@@ -1,7 +1,8 @@
 """Dramatiq actors that send complainant notifications, and the sweeper thread.
 
 The notification projection announces each new outbox row once its batch has committed,
-and ``send_notifications`` sends one ``send_citizen_notification`` message per row. The
+and ``send_notifications`` sends one ``send_citizen_notification`` message per row, with
+the correlation id of the event that the row is about. The
 sweeper sends ``sweep_citizen_notifications`` every ``CMS_SWEEP_SECONDS``, which finds
 rows that no message handled (a lost message, a worker that died) and sends them again.
 """
@@ -13,7 +14,9 @@ import logging
 import dramatiq
 
 from cms_graph.application.citizen_notifications import SendOutcome
+from cms_graph.projections.citizen_notifications import QueuedNotification
 from cms_graph.settings import Settings
+from cms_graph.workers.log_context import correlation_options
 from cms_graph.workers.runtime import current_container
 
 logger = logging.getLogger(__name__)
@@ -40,7 +43,7 @@ def send_citizen_notification(key: str) -> None:
         raise DeliveryFailed(f"notification {key} not delivered; Dramatiq retries it")
     if outcome is not SendOutcome.NOT_CLAIMED:
         # The next step of this complaint may have been held back behind this one.
-        following = container.citizen_notifications.next_key(key)
+        following = container.citizen_notifications.next_notification(key)
         if following is not None:
             send_notifications(container.settings, [following])
 
@@ -50,20 +53,22 @@ def sweep_citizen_notifications() -> None:
     """Send again every row that no message is handling, as the safety net."""
     container = current_container()
     failed = container.citizen_notifications.fail_abandoned()
-    keys = container.citizen_notifications.due_keys()
-    if failed or keys:
-        logger.info("notification sweep: %d resent, %d given up", len(keys), failed)
-    send_notifications(container.settings, keys)
+    due = container.citizen_notifications.due_notifications()
+    if failed or due:
+        logger.info("notification sweep: %d resent, %d given up", len(due), failed)
+    send_notifications(container.settings, due)
 
 
-def send_notifications(settings: Settings, keys: list[str]) -> None:
-    """Send one ``send_citizen_notification`` message per key, with retry options."""
-    for key in keys:
+def send_notifications(settings: Settings, notifications: list[QueuedNotification]) -> None:
+    """Send one ``send_citizen_notification`` message per row, with retry options and
+    the row's correlation id."""
+    for notification in notifications:
         send_citizen_notification.send_with_options(
-            args=(key,),
+            args=(notification.key,),
             max_retries=settings.notification_max_attempts - 1,
             min_backoff=int(settings.notification_min_backoff_seconds * 1000),
             max_backoff=int(settings.notification_max_backoff_seconds * 1000),
+            **correlation_options(notification.correlation_id),
         )
 
 

@@ -15,6 +15,7 @@ from cms_graph.projections.escalations import ScheduledDeadline
 from cms_graph.workers.actors import catch_up_projections, escalate_overdue, sweep_deadlines
 from cms_graph.workers.broker import create_broker, install_broker
 from cms_graph.workers.follower import ProjectionFollower
+from cms_graph.workers.log_context import correlation_options
 from cms_graph.workers.notification_actors import send_notifications, sweep_citizen_notifications
 from cms_graph.workers.runtime import use_container
 from cms_graph.workers.webhook_actors import send_deliveries, sweep_webhooks
@@ -46,13 +47,15 @@ def send_catch_up(notification_id: int) -> None:
 
 
 def schedule_escalations(container: Container, deadlines: list[ScheduledDeadline]) -> None:
-    """Send one delayed message per deadline, due when the deadline passes."""
+    """Send one delayed message per deadline, due when the deadline passes, with the
+    correlation id of the event that started the deadline's clock."""
     now = container.clock.now()
     for deadline in deadlines:
         delay_ms = max(0, int((deadline.due_at - now).total_seconds() * 1000))
         escalate_overdue.send_with_options(
             args=(str(deadline.complaint_id), deadline.step.value, deadline.due_at.isoformat()),
             delay=delay_ms,
+            **correlation_options(deadline.correlation_id),
         )
 
 

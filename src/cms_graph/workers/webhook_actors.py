@@ -10,7 +10,9 @@ from uuid import UUID
 import dramatiq
 
 from cms_graph.application.webhook_delivery import DeliveryOutcome, WebhookDeliveryFailed
+from cms_graph.projections.webhooks import QueuedDelivery
 from cms_graph.settings import Settings
+from cms_graph.workers.log_context import correlation_options
 from cms_graph.workers.runtime import current_container
 
 logger = logging.getLogger(__name__)
@@ -58,14 +60,16 @@ def sweep_webhooks() -> None:
         send_deliveries(container.settings, due)
 
 
-def send_deliveries(settings: Settings, delivery_ids: Iterable[UUID]) -> None:
-    """Send one ``deliver_webhook`` message per delivery, with the retry settings."""
-    for delivery_id in delivery_ids:
+def send_deliveries(settings: Settings, deliveries: Iterable[QueuedDelivery]) -> None:
+    """Send one ``deliver_webhook`` message per delivery, with the retry settings and
+    the delivery's correlation id."""
+    for delivery in deliveries:
         deliver_webhook.send_with_options(
-            args=(str(delivery_id),),
+            args=(str(delivery.delivery_id),),
             max_retries=settings.webhook_max_retries,
             min_backoff=settings.webhook_min_backoff_ms,
             max_backoff=settings.webhook_max_backoff_ms,
+            **correlation_options(delivery.correlation_id),
         )
 
 
