@@ -146,9 +146,7 @@ class ActivitySampler:
 
     def mean_backends(self) -> dict[str, float]:
         """Return the mean number of backends in each state per sample, largest first."""
-        return {
-            key: count / max(1, self.samples) for key, count in self.counts.most_common()
-        }
+        return {key: count / max(1, self.samples) for key, count in self.counts.most_common()}
 
 
 def run_writers(
