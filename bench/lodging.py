@@ -461,6 +461,29 @@ def events_per_commit(url: str, after: int) -> float:
     return events / max(1, transactions)
 
 
+@contextmanager
+def benchmark_database(writers: int) -> Iterator[tuple[str, Path, bytes, str]]:
+    """Create a fresh database with the project's tables and the plain INSERT's table.
+
+    Yield its URL, a data directory, and the state bytes and topic of one stored
+    ComplaintLodged event for the plain INSERTs. The database is dropped afterwards.
+    """
+    name = f"cms_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(SERVER, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = SERVER.rsplit("/", 1)[0] + "/" + name
+        data_dir = Path(tempfile.mkdtemp())
+        with open_container(url, data_dir, "default", writers) as container:
+            state, topic = sample_lodged_event(container, url)
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute(PLAIN_TABLE)
+        yield url, data_dir, state, topic
+    finally:
+        with psycopg.connect(SERVER, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def load_average() -> str:
     """Return the machine's one-minute load average, to show what else was running."""
     return Path("/proc/loadavg").read_text().split()[0]
@@ -492,16 +515,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown variants {sorted(unknown)}; choose from {', '.join(VARIANTS)}")
 
-    name = f"cms_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(SERVER, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = SERVER.rsplit("/", 1)[0] + "/" + name
-        data_dir = Path(tempfile.mkdtemp())
-        with open_container(url, data_dir, "default", arguments.writers) as container:
-            state, topic = sample_lodged_event(container, url)
-        with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute(PLAIN_TABLE)
+    with benchmark_database(arguments.writers) as (url, data_dir, state, topic):
         print(
             f"{arguments.writers} writers, {arguments.seconds:g} s per variant after "
             f"{arguments.warmup:g} s warm-up; ComplaintLodged state is {len(state):,} bytes"
@@ -525,9 +539,6 @@ def main() -> None:
             rate = statistics.median(m.rate for m in measurements)
             ratio = statistics.median(ratios[variant])
             print(f"  {variant:36} {rate:8,.0f}/s  {ratio:.2f} of insert")
-    finally:
-        with psycopg.connect(SERVER, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -21,10 +21,8 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import tempfile
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
@@ -33,8 +31,7 @@ from typing import Any
 import psycopg
 from bench.lodging import (
     LODGING_VARIANTS,
-    PLAIN_TABLE,
-    SERVER,
+    benchmark_database,
     event_only,
     load_average,
     lodge,
@@ -42,7 +39,6 @@ from bench.lodging import (
     open_container,
     plain_connections,
     plain_insert,
-    sample_lodged_event,
 )
 
 
@@ -244,16 +240,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown variants {sorted(unknown)}; choose from {LODGING_VARIANTS}")
 
-    name = f"cms_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(SERVER, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = SERVER.rsplit("/", 1)[0] + "/" + name
-        data_dir = Path(tempfile.mkdtemp())
-        with open_container(url, data_dir, "default", arguments.writers) as container:
-            state, topic = sample_lodged_event(container, url)
-        with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute(PLAIN_TABLE)
+    with benchmark_database(arguments.writers) as (url, data_dir, state, topic):
         print(
             f"{arguments.writers} writers in all, {arguments.seconds:g} s per variant after "
             f"{arguments.warmup:g} s warm-up, {os.cpu_count()} cores"
@@ -280,9 +267,6 @@ def main() -> None:
                 baseline = baseline or result
                 print(describe(result, baseline), flush=True)
         print(f"load average (1 min) after: {load_average()}")
-    finally:
-        with psycopg.connect(SERVER, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
