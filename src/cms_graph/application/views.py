@@ -86,7 +86,8 @@ class Page:
     records: list[ComplaintRecord]
     has_next_page: bool
     has_previous_page: bool
-    total_count: int
+    # None when the caller passed count_total=False.
+    total_count: int | None
 
 
 __all__ = ["ComplaintRecord", "Page", "TimelineRecord"]

@@ -21,6 +21,7 @@ from cms_graph.graphql.audit_types import (
 )
 from cms_graph.graphql.context import Info
 from cms_graph.graphql.notification_types import NotificationQueries
+from cms_graph.graphql.selection import selects
 from cms_graph.graphql.types import (
     Complaint,
     ComplaintConnection,
@@ -110,9 +111,16 @@ class Query(NotificationQueries, WebhookQueries):
     ) -> ComplaintConnection:
         principal = info.context.principal
         queries = info.context.container.queries
+        count_total = selects(info, "totalCount")
         page = await run_in_threadpool(
             lambda: queries.page(
-                principal, _filter(filter), first=first, after=after, last=last, before=before
+                principal,
+                _filter(filter),
+                first=first,
+                after=after,
+                last=last,
+                before=before,
+                count_total=count_total,
             )
         )
         edges = [ComplaintEdge(cursor=encode_cursor(r), node=Complaint.of(r)) for r in page.records]
@@ -123,7 +131,7 @@ class Query(NotificationQueries, WebhookQueries):
                 has_next=page.has_next_page,
                 has_previous=page.has_previous_page,
             ),
-            total_count=page.total_count,
+            total=page.total_count,
         )
 
     @strawberry.field(description="Escalations visible to you, newest first.")

@@ -260,7 +260,14 @@ class ComplaintEdge:
 class ComplaintConnection:
     edges: list[ComplaintEdge]
     page_info: PageInfo
-    total_count: int
+    # None unless the query selects totalCount, because counting reads every match.
+    total: strawberry.Private[int | None]
+
+    @strawberry.field
+    def total_count(self) -> int:
+        if self.total is None:
+            raise RuntimeError("totalCount was not counted although the query selects it")
+        return self.total
 
 
 @strawberry.type(description="One step of a complaint as the complainant sees it.")
