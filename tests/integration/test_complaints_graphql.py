@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from cms_graph.application.identity import Principal
-from cms_graph.application.queries import ComplaintFilter
+from cms_graph.application.queries import ComplaintFilter, encode_cursor
 from cms_graph.bootstrap import Container
 from cms_graph.graphql.context import Context
 from cms_graph.graphql.schema import build_schema
@@ -74,6 +74,39 @@ def test_total_under_skip_still_counted(container: Container, recorded: Recordin
     assert run(container, query, {"skip": False})["complaints"]["totalCount"] == COMPLAINTS
     assert run(container, query, {"skip": True})["complaints"] == {}
     assert recorded.count_statements() == 2
+
+
+def test_edge_cursors_match_records(container: Container, recorded: RecordingDatabase) -> None:
+    query = """
+    query($after: String) {
+      complaints(first: 3, after: $after) {
+        edges { cursor node { id } }
+        pageInfo { startCursor endCursor hasNextPage }
+      }
+    }
+    """
+    records = container.queries.page(LAHORE_DPO, ComplaintFilter(), first=COMPLAINTS).records
+
+    first = run(container, query)["complaints"]
+    second = run(container, query, {"after": first["pageInfo"]["endCursor"]})["complaints"]
+
+    cursors = [edge["cursor"] for edge in first["edges"] + second["edges"]]
+    assert cursors == [encode_cursor(record) for record in records]
+    assert first["pageInfo"]["startCursor"] == cursors[0]
+    assert first["pageInfo"]["endCursor"] == cursors[2]
+    assert first["pageInfo"]["hasNextPage"] is True
+    assert second["pageInfo"]["startCursor"] == cursors[3]
+    assert second["pageInfo"]["endCursor"] == cursors[4]
+    assert second["pageInfo"]["hasNextPage"] is False
+
+
+def test_empty_page_has_no_cursors(container: Container, recorded: RecordingDatabase) -> None:
+    query = "{ complaints(first: 0) { edges { cursor } pageInfo { startCursor endCursor } } }"
+
+    connection = run(container, query)["complaints"]
+
+    assert connection["edges"] == []
+    assert connection["pageInfo"] == {"startCursor": None, "endCursor": None}
 
 
 def test_page_count_total_false(container: Container, recorded: RecordingDatabase) -> None:

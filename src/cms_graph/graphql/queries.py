@@ -123,11 +123,14 @@ class Query(NotificationQueries, WebhookQueries):
                 count_total=count_total,
             )
         )
-        edges = [ComplaintEdge(cursor=encode_cursor(r), node=Complaint.of(r)) for r in page.records]
+        records = page.records
+        # PageInfo needs only the first and last cursor, and each edge encodes its own
+        # cursor only when the query selects it.
+        end_cursors = [encode_cursor(records[0]), encode_cursor(records[-1])] if records else []
         return ComplaintConnection(
-            edges=edges,
+            edges=[ComplaintEdge(node=Complaint.of(record)) for record in records],
             page_info=PageInfo.of(
-                [edge.cursor for edge in edges],
+                end_cursors,
                 has_next=page.has_next_page,
                 has_previous=page.has_previous_page,
             ),
