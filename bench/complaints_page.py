@@ -6,7 +6,9 @@ fresh PostgreSQL database through ``container.complaints.lodge``, then starts
 127.0.0.1 as a subprocess. CLIENTS concurrent connections then post, for SECONDS
 seconds each, either ``complaints(first: 50)`` selecting 12 fields of every Complaint or
 ``{ __typename }``, both with a COMPLAINT_CELL token for the whole province. Each round
-measures both queries, after an untimed warm-up of each. The load comes from wrk with a
+measures both queries, after an untimed warm-up of each, and reads the CPU time that the
+server process and the database's PostgreSQL backends used during each measurement from
+/proc, so the CPU cost per request is reported beside the rate. The load comes from wrk with a
 Lua script (``--client wrk``, the default) or from httpx on asyncio in this process
 (``--client httpx``). The server and the database are removed afterwards.
 
@@ -38,7 +40,8 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -93,10 +96,17 @@ class Load:
     seconds: float
     p50: float
     p95: float
+    # CPU seconds that the server process and PostgreSQL's backends for the benchmark
+    # database used during this load (zero where not measured).
+    server_cpu: float = 0.0
+    database_cpu: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds
+
+    def cpu_per_request(self, seconds: float) -> float:
+        return seconds / self.requests if self.requests else 0.0
 
 
 def seed(container: Container, complaints: int, threads: int) -> None:
@@ -190,17 +200,32 @@ def load_with_wrk(
     script.write_text(WRK_SCRIPT.replace("BODY", body).replace("TOKEN", token))
     completed = subprocess.run(
         [
-            WRK, "--threads", "2", "--connections", str(clients),
-            "--duration", f"{seconds:g}s", "--timeout", "10s", "--script", str(script),
+            WRK,
+            "--threads",
+            "2",
+            "--connections",
+            str(clients),
+            "--duration",
+            f"{seconds:g}s",
+            "--timeout",
+            "10s",
+            "--script",
+            str(script),
             endpoint,
         ],
-        capture_output=True, text=True, check=True, timeout=seconds + 60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
     )
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     if result["non_2xx"] or result["socket_errors"]:
         raise RuntimeError(f"wrk on {name}: {result}")
     return Load(
-        name, result["requests"], result["seconds"], result["p50_us"] / 1e6,
+        name,
+        result["requests"],
+        result["seconds"],
+        result["p50_us"] / 1e6,
         result["p95_us"] / 1e6,
     )
 
@@ -230,7 +255,11 @@ async def _load_with_httpx(
 
 
 def run_load(
-    arguments: argparse.Namespace, endpoint: str, token: str, name: str, seconds: float,
+    arguments: argparse.Namespace,
+    endpoint: str,
+    token: str,
+    name: str,
+    seconds: float,
     work: Path,
 ) -> Load:
     if arguments.client == "wrk":
@@ -238,24 +267,94 @@ def run_load(
     return asyncio.run(_load_with_httpx(endpoint, token, name, arguments.clients, seconds))
 
 
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """Return the user and system CPU time that the processes have used, in seconds.
+
+    A process that has exited counts as zero.
+    """
+    ticks = 0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:
+            continue
+        # The command name is in brackets and may contain spaces, so split after it.
+        # utime and stime are fields 14 and 15 of the whole line (proc(5)).
+        fields = stat.rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def backend_pids(database: str) -> list[int]:
+    """Return the process ids of PostgreSQL's backends connected to the database."""
+    with psycopg.connect(SERVER, autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", (database,)
+        ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def measured_load(
+    arguments: argparse.Namespace,
+    endpoint: str,
+    token: str,
+    name: str,
+    work: Path,
+    server_pid: int,
+    database: str,
+) -> Load:
+    """Run one timed load and add the CPU time of the server and of PostgreSQL to it.
+
+    PostgreSQL runs on this machine, so its backends' CPU time is read from /proc like
+    the server's. A backend that starts during the load counts with all its CPU time.
+    """
+    backends = backend_pids(database)
+    server_before = cpu_seconds([server_pid])
+    database_before = cpu_seconds(backends)
+    load = run_load(arguments, endpoint, token, name, arguments.seconds, work)
+    server_after = cpu_seconds([server_pid])
+    backends_after = backend_pids(database)
+    database_after = cpu_seconds(set(backends) | set(backends_after))
+    return replace(
+        load,
+        server_cpu=server_after - server_before,
+        database_cpu=database_after - database_before,
+    )
+
+
 def describe(load: Load, baseline: Load | None) -> str:
     ratio = f", {load.rate / baseline.rate:.2f} of __typename" if baseline else ""
+    server_ms = load.cpu_per_request(load.server_cpu) * 1000
+    database_ms = load.cpu_per_request(load.database_cpu) * 1000
     return (
         f"  {load.query:11} {load.rate:8,.0f} requests/s{ratio}, "
-        f"p50 {load.p50 * 1000:.1f} ms, p95 {load.p95 * 1000:.1f} ms"
+        f"p50 {load.p50 * 1000:.1f} ms, p95 {load.p95 * 1000:.1f} ms; CPU per request: "
+        f"server {server_ms:.2f} ms, PostgreSQL {database_ms:.2f} ms"
     )
 
 
 def profile_server(
-    arguments: argparse.Namespace, server: subprocess.Popen[bytes], endpoint: str, token: str,
+    arguments: argparse.Namespace,
+    server: subprocess.Popen[bytes],
+    endpoint: str,
+    token: str,
     work: Path,
 ) -> None:
     output = Path(arguments.profile_output)
     recorder = subprocess.Popen(
         [
-            arguments.py_spy, "record", "--nonblocking", "--gil", "--format", "raw",
-            "--output", str(output), "--pid", str(server.pid),
-            "--duration", f"{arguments.seconds:g}",
+            arguments.py_spy,
+            "record",
+            "--nonblocking",
+            "--gil",
+            "--format",
+            "raw",
+            "--output",
+            str(output),
+            "--pid",
+            str(server.pid),
+            "--duration",
+            f"{arguments.seconds:g}",
         ],
         stdout=subprocess.DEVNULL,
     )
@@ -268,8 +367,11 @@ def profile_server(
     )
     subprocess.run(
         [
-            sys.executable, str(Path(__file__).with_name("profile_top.py")), str(output),
-            "--top", "60",
+            sys.executable,
+            str(Path(__file__).with_name("profile_top.py")),
+            str(output),
+            "--top",
+            "60",
         ],
         check=True,
     )
@@ -306,9 +408,7 @@ def main() -> None:
     servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     try:
         url = SERVER.rsplit("/", 1)[0] + "/" + name
-        settings = load_settings(
-            _env_file=None, database_url=url, data_dir=work, jwt_secret=SECRET
-        )
+        settings = load_settings(_env_file=None, database_url=url, data_dir=work, jwt_secret=SECRET)
         container = build_container(settings)
         started = time.perf_counter()
         seed(container, arguments.complaints, threads=8)
@@ -339,12 +439,12 @@ def main() -> None:
         ratios: dict[str, list[float]] = {label: [] for label in servers}
         pages: dict[str, list[float]] = {label: [] for label in servers}
         for round_number in range(1, arguments.rounds + 1):
-            for label, (_server, endpoint) in servers.items():
+            for label, (server, endpoint) in servers.items():
                 print(f"round {round_number}, server {label}:")
-                baseline = run_load(
-                    arguments, endpoint, token, "__typename", arguments.seconds, work
+                baseline = measured_load(
+                    arguments, endpoint, token, "__typename", work, server.pid, name
                 )
-                page = run_load(arguments, endpoint, token, "page", arguments.seconds, work)
+                page = measured_load(arguments, endpoint, token, "page", work, server.pid, name)
                 print(describe(baseline, None))
                 print(describe(page, baseline))
                 ratios[label].append(page.rate / baseline.rate)

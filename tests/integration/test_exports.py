@@ -18,6 +18,7 @@ from cms_graph.domain.export_record import ExportRecord
 from cms_graph.domain.values import Role
 from cms_graph.settings import Settings
 from tests.factories import NAME, OTHER_SDPO, SDPO, SHO, lodge_command
+from tests.recording_database import RecordingDatabase
 
 REQUESTER = Principal("admin-requester", Role.ADMIN, "pb", amr=("pwd", "otp"))
 APPROVER = Principal("admin-approver", Role.ADMIN, "pb", amr=("pwd", "otp"))
@@ -96,6 +97,18 @@ def test_export_pages_through_all(container: Container) -> None:
     assert len(set(numbers)) == 5
     (record,) = export_records(container)
     assert sorted(record.complaint_ids) == sorted(str(key) for key in keys)
+
+
+def test_export_counts_first_page_only(container: Container) -> None:
+    lodge(container, 5)
+    container.exports.page_size = 2
+    recording = RecordingDatabase(container.queries.database)
+    container.queries.database = recording  # type: ignore[assignment]  # same read() contract
+
+    export = container.exports.export(SDPO, ComplaintFilter(), ["trackingNumber"])
+
+    assert export.row_count == 5
+    assert recording.count_statements() == 1
 
 
 def test_export_follows_filter(container: Container) -> None:

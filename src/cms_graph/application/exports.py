@@ -208,8 +208,9 @@ class ExportService:
                 first=self.page_size,
                 after=after,
                 for_integration=principal.role is Role.INTEGRATOR,
+                count_total=first_page,
             )
-            if first_page and page.total_count > self.max_rows:
+            if page.total_count is not None and page.total_count > self.max_rows:
                 raise InvalidInput(
                     f"the filter matches {page.total_count} complaints, but an export may"
                     f" contain at most {self.max_rows} (CMS_EXPORT_MAX_ROWS): narrow the"

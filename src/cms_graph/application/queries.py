@@ -170,11 +170,13 @@ class ComplaintQueries:
         last: int | None = None,
         before: str | None = None,
         for_integration: bool = False,
+        count_total: bool = True,
     ) -> Page:
         """Return one page, newest first, with keyset cursors over (lodged_at, id).
 
         ``for_integration`` is for exports on behalf of an approved integration, which
-        limit the fields themselves.
+        limit the fields themselves. ``count_total=False`` skips the ``COUNT(*)``, which
+        reads every matching row, and leaves ``total_count`` None.
         """
         if first is not None and last is not None:
             raise InvalidInput("pass first or last, not both", field=("last",))
@@ -189,14 +191,16 @@ class ComplaintQueries:
 
         conditions, parameters = self._conditions(principal, filter, for_integration)
         with self.database.read() as cursor:
-            cursor.execute(
-                # The conditions are fixed strings; values travel as parameters.
-                "SELECT COUNT(*) AS total FROM complaints_view WHERE "  # noqa: S608
-                + " AND ".join(conditions),
-                parameters,
-            )
-            total_row = cursor.fetchone()
-            total = int(total_row["total"]) if total_row else 0
+            total = None
+            if count_total:
+                cursor.execute(
+                    # The conditions are fixed strings; values travel as parameters.
+                    "SELECT COUNT(*) AS total FROM complaints_view WHERE "  # noqa: S608
+                    + " AND ".join(conditions),
+                    parameters,
+                )
+                total_row = cursor.fetchone()
+                total = int(total_row["total"]) if total_row else 0
 
             page_conditions = list(conditions)
             page_parameters = dict(parameters)

@@ -15,6 +15,11 @@ def _flag(value: Any) -> bool | None:
     return None if value is None else bool(value)
 
 
+def _uuid(value: Any) -> UUID:
+    # psycopg returns uuid columns as UUID already, but SQLite stores them as text.
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
 @dataclass(frozen=True)
 class ComplaintRecord:
     id: UUID
@@ -49,10 +54,14 @@ class ComplaintRecord:
 
     @classmethod
     def from_row(cls, row: Row) -> ComplaintRecord:
-        values = {name: row[name] for name in cls.__dataclass_fields__ if name != "id"}
+        values = {name: row[name] for name in _COMPLAINT_COLUMNS}
         values["complainant_sealed"] = bytes(row["complainant_sealed"])
         values["feedback_satisfied"] = _flag(row["feedback_satisfied"])
-        return cls(id=UUID(str(row["complaint_id"])), **values)
+        return cls(id=_uuid(row["complaint_id"]), **values)
+
+
+# The fields read from columns of the same name; ``id`` comes from ``complaint_id``.
+_COMPLAINT_COLUMNS = tuple(name for name in ComplaintRecord.__dataclass_fields__ if name != "id")
 
 
 @dataclass(frozen=True)
@@ -75,7 +84,7 @@ class TimelineRecord:
     @classmethod
     def from_row(cls, row: Row) -> TimelineRecord:
         values = {name: row[name] for name in cls.__dataclass_fields__}
-        values["complaint_id"] = UUID(str(row["complaint_id"]))
+        values["complaint_id"] = _uuid(row["complaint_id"])
         values["internal"] = bool(row["internal"])
         values["details"] = json.loads(row["details"])
         return cls(**values)
@@ -86,7 +95,8 @@ class Page:
     records: list[ComplaintRecord]
     has_next_page: bool
     has_previous_page: bool
-    total_count: int
+    # None when the caller passed count_total=False.
+    total_count: int | None
 
 
 __all__ = ["ComplaintRecord", "Page", "TimelineRecord"]

@@ -21,6 +21,7 @@ from cms_graph.graphql.audit_types import (
 )
 from cms_graph.graphql.context import Info
 from cms_graph.graphql.notification_types import NotificationQueries
+from cms_graph.graphql.selection import selects
 from cms_graph.graphql.types import (
     Complaint,
     ComplaintConnection,
@@ -110,20 +111,30 @@ class Query(NotificationQueries, WebhookQueries):
     ) -> ComplaintConnection:
         principal = info.context.principal
         queries = info.context.container.queries
+        count_total = selects(info, "totalCount")
         page = await run_in_threadpool(
             lambda: queries.page(
-                principal, _filter(filter), first=first, after=after, last=last, before=before
+                principal,
+                _filter(filter),
+                first=first,
+                after=after,
+                last=last,
+                before=before,
+                count_total=count_total,
             )
         )
-        edges = [ComplaintEdge(cursor=encode_cursor(r), node=Complaint.of(r)) for r in page.records]
+        records = page.records
+        # PageInfo needs only the first and last cursor, and each edge encodes its own
+        # cursor only when the query selects it.
+        end_cursors = [encode_cursor(records[0]), encode_cursor(records[-1])] if records else []
         return ComplaintConnection(
-            edges=edges,
+            edges=[ComplaintEdge(node=Complaint.of(record)) for record in records],
             page_info=PageInfo.of(
-                [edge.cursor for edge in edges],
+                end_cursors,
                 has_next=page.has_next_page,
                 has_previous=page.has_previous_page,
             ),
-            total_count=page.total_count,
+            total=page.total_count,
         )
 
     @strawberry.field(description="Escalations visible to you, newest first.")

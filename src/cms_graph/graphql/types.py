@@ -14,6 +14,7 @@ from strawberry.scalars import JSON
 
 from cms_graph.application import citizen_texts
 from cms_graph.application.escalation_queries import EscalationRecord
+from cms_graph.application.queries import encode_cursor
 from cms_graph.application.views import ComplaintRecord, TimelineRecord
 from cms_graph.domain.errors import InvalidInput
 from cms_graph.domain.values import OPEN_STATUSES
@@ -250,9 +251,14 @@ class PageInfo:
         )
 
 
+def _edge_cursor(root: ComplaintEdge) -> str:
+    return encode_cursor(root.node.record)
+
+
 @strawberry.type
 class ComplaintEdge:
-    cursor: str
+    # Encoded only when selected, because many pages ask for pageInfo's cursors alone.
+    cursor: str = strawberry.field(resolver=_edge_cursor)
     node: Complaint
 
 
@@ -260,7 +266,14 @@ class ComplaintEdge:
 class ComplaintConnection:
     edges: list[ComplaintEdge]
     page_info: PageInfo
-    total_count: int
+    # None unless the query selects totalCount, because counting reads every match.
+    total: strawberry.Private[int | None]
+
+    @strawberry.field
+    def total_count(self) -> int:
+        if self.total is None:
+            raise RuntimeError("totalCount was not counted although the query selects it")
+        return self.total
 
 
 @strawberry.type(description="One step of a complaint as the complainant sees it.")
