@@ -13,16 +13,14 @@ round times:
 - ``rebuild``: ``cms_graph.projections.rebuild.rebuild`` of the ``complaints`` projection
   with the same batch size, including the switch to the new tables.
 
-With ``--sketch`` each round also rebuilds with ``BatchedComplaintViewProjector``, a sketch
-of a faster projector defined here. It runs the same projector code per event, but fetches
-the rows that the projector would SELECT one by one in one query per batch, and sends the
-batch's writes in one psycopg pipeline. The script checks that it builds the same tables.
+The rebuild line also gives the CPU time of this process, so that time spent waiting for
+PostgreSQL, or for a core on a busy machine, shows as the difference.
 
 With ``--profile`` it runs one more rebuild under cProfile afterwards, untimed, and prints
 the functions with the most time. The database is dropped afterwards.
 
     PYTHONPATH=. .venv/bin/python bench/rebuild.py [--complaints 20000] [--group 200] \
-        [--batch-size 2000] [--rounds 2] [--sketch] [--profile]
+        [--batch-size 2000] [--rounds 2] [--profile]
 """
 
 from __future__ import annotations
@@ -36,20 +34,17 @@ import re
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import psycopg
 
-from cms_graph.adapters.database import Cursor, _PostgresCursor
 from cms_graph.adapters.policy_files import load_policy
 from cms_graph.bootstrap import Container, build_container, build_projectors
 from cms_graph.domain.complaint import Complaint
 from cms_graph.domain.ladder import Rank
 from cms_graph.domain.tracking_number import new_tracking_number
-from cms_graph.domain.units import UnitHierarchy
 from cms_graph.domain.values import (
     Actor,
     Channel,
@@ -58,10 +53,7 @@ from cms_graph.domain.values import (
     Outcome,
     Role,
 )
-from cms_graph.projections.complaints import ComplaintViewProjector
-from cms_graph.projections.deadline_state import DEADLINE_COLUMNS
 from cms_graph.projections.rebuild import rebuild
-from cms_graph.projections.runner import Projector
 from cms_graph.settings import load_settings
 
 SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -147,10 +139,8 @@ def read_all(container: Container, batch_size: int, decode: bool) -> int:
         position = notifications[-1].id
 
 
-def rebuild_complaints(container: Container, batch_size: int, *, sketch: bool = False) -> int:
-    projector: Projector = build_projectors(container.settings, container.units)["complaints"]
-    if sketch:
-        projector = BatchedComplaintViewProjector(container.units)
+def rebuild_complaints(container: Container, batch_size: int) -> int:
+    projector = build_projectors(container.settings, container.units)["complaints"]
     result = rebuild(
         container.database,
         container.event_store,
@@ -161,98 +151,15 @@ def rebuild_complaints(container: Container, batch_size: int, *, sketch: bool = 
     return result.events
 
 
-# The statement that ComplaintViewProjector runs before each update, from fixed names.
-SELECT_STATE = f"SELECT {DEADLINE_COLUMNS} FROM complaints_view WHERE complaint_id = :id"
-FINGERPRINTS = (
-    "SELECT md5(string_agg(t::text, ',' ORDER BY complaint_id)) FROM complaints_view t",
-    "SELECT md5(string_agg(t::text, ',' ORDER BY complaint_id, version))"
-    " FROM complaint_timeline_view t",
-)
-
-
-class StateCursor:
-    """A stand-in for the database cursor while the projector applies one batch.
-
-    It returns a complaint's deadline state from ``rows`` when the projector SELECTs it,
-    and records every other statement, and each executemany, for sending later.
-    """
-
-    def __init__(self, rows: dict[str, dict[str, Any]]) -> None:
-        self.rows = rows
-        self.statements: list[tuple[str, Any, bool]] = []
-        self._row: dict[str, Any] | None = None
-
-    def execute(self, statement: str, parameters: Mapping[str, Any] = {}) -> None:
-        if statement == SELECT_STATE:
-            self._row = self.rows.get(parameters["id"])
-        else:
-            self.statements.append((statement, parameters, False))
-
-    def executemany(self, statement: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        self.statements.append((statement, rows, True))
-
-    def fetchone(self) -> dict[str, Any] | None:
-        return self._row
-
-
-class BatchedComplaintViewProjector(ComplaintViewProjector):
-    """Sketch: the complaints projector with one SELECT per batch and pipelined writes.
-
-    ``apply`` only collects events. ``end_batch``, which the runner calls inside the batch
-    transaction, fetches the state of every complaint that the batch changes but did not
-    lodge. It then runs the parent's ``apply`` and ``end_batch`` on a StateCursor and sends
-    the statements recorded there in one pipeline. PostgreSQL only: it uses the psycopg
-    cursor inside the project's cursor wrapper.
-    """
-
-    def __init__(self, units: UnitHierarchy) -> None:
-        super().__init__(units)
-        self._pending: list[tuple[Complaint.Event, int]] = []
-
-    def apply(self, cursor: Cursor, event: Any, notification_id: int) -> None:
-        if isinstance(event, Complaint.Event):
-            self._pending.append((event, notification_id))
-
-    def end_batch(self, cursor: Cursor) -> None:
-        pending, self._pending = self._pending, []
-        lodged = {
-            event.originator_id
-            for event, _ in pending
-            if isinstance(event, Complaint.ComplaintLodged)
-        }
-        changed = list({event.originator_id for event, _ in pending} - lodged)
-        rows: dict[str, dict[str, Any]] = {}
-        if changed:
-            cursor.execute(
-                f"SELECT complaint_id, {DEADLINE_COLUMNS} FROM complaints_view"
-                " WHERE complaint_id = ANY(:ids)",
-                {"ids": changed},
-            )
-            rows = {str(row["complaint_id"]): dict(row) for row in cursor.fetchall()}
-
-        recorder = StateCursor(rows)
-        for event, notification_id in pending:
-            super().apply(recorder, event, notification_id)
-        super().end_batch(recorder)
-        assert isinstance(cursor, _PostgresCursor)
-        with cursor._cursor.connection.pipeline():
-            for statement, parameters, many in recorder.statements:
-                if many:
-                    cursor.executemany(statement, parameters)
-                else:
-                    cursor.execute(statement, parameters)
-
-
-def fingerprint(url: str) -> tuple[str, ...]:
-    """Return a digest of every row of the two complaints projection tables."""
-    with psycopg.connect(url) as connection:
-        return tuple(connection.execute(query).fetchone()[0] for query in FINGERPRINTS)
-
-
-def timed(label: str, events: int, seconds: float, baseline: float | None) -> float:
+def timed(
+    label: str, events: int, seconds: float, baseline: float | None, cpu: float | None = None
+) -> float:
     rate = events / seconds
     ratio = f", {rate / baseline:.2f} of read" if baseline else ""
-    print(f"  {label:12} {events:,} events in {seconds:.2f} s: {rate:9,.0f} events/s{ratio}")
+    cpu_text = f", CPU {cpu:.2f} s" if cpu is not None else ""
+    print(
+        f"  {label:12} {events:,} events in {seconds:.2f} s: {rate:9,.0f} events/s{ratio}{cpu_text}"
+    )
     return rate
 
 
@@ -286,9 +193,6 @@ def main() -> None:
     )
     parser.add_argument("--batch-size", type=int, default=2000, help="notifications per batch")
     parser.add_argument("--rounds", type=int, default=2, help="times to run every measurement")
-    parser.add_argument(
-        "--sketch", action="store_true", help="also rebuild with BatchedComplaintViewProjector"
-    )
     parser.add_argument("--profile", action="store_true", help="profile one more rebuild")
     arguments = parser.parse_args()
 
@@ -316,16 +220,11 @@ def main() -> None:
             decoded = read_all(container, arguments.batch_size, decode=True)
             timed("read+decode", decoded, time.perf_counter() - started, read_rate)
             started = time.perf_counter()
+            cpu_started = time.process_time()
             rebuilt = rebuild_complaints(container, arguments.batch_size)
-            timed("rebuild", rebuilt, time.perf_counter() - started, read_rate)
+            seconds = time.perf_counter() - started
+            timed("rebuild", rebuilt, seconds, read_rate, time.process_time() - cpu_started)
             assert read == decoded == rebuilt == events, (read, decoded, rebuilt, events)
-            if arguments.sketch:
-                expected = fingerprint(url)
-                started = time.perf_counter()
-                rebuilt = rebuild_complaints(container, arguments.batch_size, sketch=True)
-                timed("sketch", rebuilt, time.perf_counter() - started, read_rate)
-                if fingerprint(url) != expected:
-                    raise SystemExit("the sketch built different tables from the projector")
 
         print(f"load average (1 min) after: {load_average()}")
         if arguments.profile:

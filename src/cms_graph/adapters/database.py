@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -58,6 +59,14 @@ class Cursor(Protocol):
 
     def execute(self, statement: str, parameters: Mapping[str, Any] = ...) -> None: ...
     def executemany(self, statement: str, rows: Sequence[Mapping[str, Any]]) -> None: ...
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Insert rows of values in the order of ``columns``: with COPY on PostgreSQL,
+        or with executemany inside pipeline() and on SQLite. ``table`` and ``columns``
+        go into the SQL as they are, so they must be fixed names, never input."""
+        ...
+
     def fetchone(self) -> Row | None: ...
     def fetchall(self) -> list[Row]: ...
     @property
@@ -76,6 +85,15 @@ class _SQLiteCursor:
 
     def executemany(self, statement: str, rows: Sequence[Mapping[str, Any]]) -> None:
         self._cursor.executemany(statement, rows)
+
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        placeholders = ", ".join("?" for _ in columns)
+        self._cursor.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})",  # noqa: S608
+            rows,
+        )
 
     def fetchone(self) -> Row | None:
         row = self._cursor.fetchone()
@@ -101,6 +119,23 @@ class _PostgresCursor:
 
     def executemany(self, statement: str, rows: Sequence[Mapping[str, Any]]) -> None:
         self._cursor.executemany(to_pyformat(statement), rows)
+
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        names = sql.SQL(", ").join(map(sql.Identifier, columns))
+        if self._cursor.connection.pgconn.pipeline_status:
+            # COPY cannot run in pipeline mode, so executemany sends the rows in the pipeline.
+            statement = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                sql.Identifier(table), names, sql.SQL(", ").join(sql.Placeholder() * len(columns))
+            )
+            self._cursor.executemany(statement, rows)
+            return
+        with self._cursor.copy(
+            sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table), names)
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def fetchone(self) -> Row | None:
         return self._cursor.fetchone()

@@ -57,20 +57,86 @@ def event_details(event: Complaint.Event) -> str:
     return json.dumps(details, ensure_ascii=False, sort_keys=True)
 
 
+# Every column of complaints_view. A new row gets all of them: the lodging's values, NULL
+# or 0 for what later events set, and the deadline columns from its DeadlineState.
+VIEW_COLUMNS = (
+    "complaint_id",
+    "tracking_number",
+    "status",
+    "category",
+    "channel",
+    "description",
+    "language",
+    "district_id",
+    "station_id",
+    "unit_id",
+    "unit_path",
+    "assigned_officer_id",
+    "escalation_level",
+    "incident_at",
+    "lodged_at",
+    "acknowledged_at",
+    "resolved_at",
+    "closed_at",
+    "withdrawn_at",
+    "due_at",
+    "outcome",
+    "feedback_satisfied",
+    "complainant_sealed",
+    "phone_digest",
+    "version",
+    "updated_at",
+    "holder_rank",
+    "opened_at",
+    "escalation_anchor",
+    "deadline_plan",
+    "deadline_step",
+    "fir_number",
+    "fir_registered_at",
+)
+TIMELINE_COLUMNS = (
+    "complaint_id",
+    "version",
+    "notification_id",
+    "event_type",
+    "occurred_at",
+    "recorded_at",
+    "actor_kind",
+    "actor_user_id",
+    "actor_role",
+    "actor_unit_id",
+    "channel",
+    "reason",
+    "internal",
+    "details",
+)
+
+
 class ComplaintViewProjector:
+    """Writes each complaint a batch changes once, with its values after the batch.
+
+    ``apply`` only collects: the row of a complaint lodged in the batch, or the columns
+    that the batch's events change in an existing row, and one timeline row per event.
+    ``end_batch`` writes them, so a complaint with five events in a batch costs one
+    statement, not five.
+    """
+
     name = "complaints"
     tables: tuple[str, ...] = ("complaints_view", "complaint_timeline_view")
 
     def __init__(self, units: UnitHierarchy) -> None:
         self.units = units
-        # Per batch: the deadline state of complaints already seen, and timeline rows to
-        # write at the end. A rebuild meets a complaint's events close together, so most
-        # events need no read of their row.
+        # Per batch: the deadline state of every complaint seen, the new rows and the
+        # changed columns of existing rows, each by complaint id, and the timeline rows.
         self._states: dict[str, DeadlineState] = {}
-        self._timeline_rows: list[dict[str, Any]] = []
+        self._new_rows: dict[str, dict[str, Any]] = {}
+        self._changed_rows: dict[str, dict[str, Any]] = {}
+        self._timeline_rows: list[tuple[Any, ...]] = []
 
     def begin_batch(self) -> None:
         self._states = {}
+        self._new_rows = {}
+        self._changed_rows = {}
         self._timeline_rows = []
 
     def prepare_batch(self, cursor: Cursor, events: list[Any]) -> None:
@@ -98,68 +164,55 @@ class ComplaintViewProjector:
     def apply(self, cursor: Cursor, event: Any, notification_id: int) -> None:
         if not isinstance(event, Complaint.Event):
             return
-        self._update_view(cursor, event)
-        self._append_timeline(cursor, event, notification_id)
+        self._collect_view(cursor, event)
+        self._append_timeline(event, notification_id)
 
-    def _update_view(self, cursor: Cursor, event: Complaint.Event) -> None:
+    def _collect_view(self, cursor: Cursor, event: Complaint.Event) -> None:
         key = str(event.originator_id)
-        common: dict[str, Any] = {
-            "id": key,
-            "version": event.originator_version,
-            "now": event.timestamp,
-        }
         if isinstance(event, Complaint.ComplaintLodged):
             self._states[key] = DeadlineState.lodged(event)
-            cursor.execute(
-                "INSERT INTO complaints_view (complaint_id, tracking_number, status, category,"
-                " channel, description, language, district_id, station_id, unit_id, unit_path,"
-                " escalation_level, incident_at, lodged_at, complainant_sealed, phone_digest,"
-                " version, updated_at, opened_at, acknowledged_at, escalation_anchor,"
-                " holder_rank, deadline_plan, deadline_step, due_at) VALUES (:id,"
-                " :tracking_number, :status, :category, :channel, :description, :language,"
-                " :district_id, :station_id, :unit_id, :unit_path, 0, :incident_at, :lodged_at,"
-                " :sealed, :phone_digest, :version, :now, :opened_at, :acknowledged_at,"
-                " :escalation_anchor, :holder_rank, :deadline_plan, :deadline_step, :due_at)",
-                common
-                | DeadlineState.lodged(event).columns()
-                | {
-                    "tracking_number": event.tracking_number,
-                    "category": str(event.category),
-                    "channel": str(event.channel),
-                    "description": event.description,
-                    "language": str(event.language),
-                    "district_id": event.district_id,
-                    "station_id": event.station_id,
-                    "unit_id": event.unit_id,
-                    "unit_path": self.unit_path(event.unit_id),
-                    "incident_at": event.incident_at,
-                    "lodged_at": event.occurred_at,
-                    "sealed": event.complainant_sealed,
-                    "phone_digest": event.phone_digest,
-                },
-            )
+            self._new_rows[key] = dict.fromkeys(VIEW_COLUMNS) | {
+                "complaint_id": key,
+                "tracking_number": event.tracking_number,
+                "category": str(event.category),
+                "channel": str(event.channel),
+                "description": event.description,
+                "language": str(event.language),
+                "district_id": event.district_id,
+                "station_id": event.station_id,
+                "unit_id": event.unit_id,
+                "unit_path": self.unit_path(event.unit_id),
+                "escalation_level": 0,
+                "incident_at": event.incident_at,
+                "lodged_at": event.occurred_at,
+                "complainant_sealed": event.complainant_sealed,
+                "phone_digest": event.phone_digest,
+                "version": event.originator_version,
+                "updated_at": event.timestamp,
+            }
             return
 
         state = self._states.get(key)
         if state is None:
+            # prepare_batch has read every existing row, so this runs only for a projector
+            # used without it, or to report a complaint that has no row.
             cursor.execute(
                 f"SELECT {DEADLINE_COLUMNS} FROM complaints_view WHERE complaint_id = :id",  # noqa: S608
-                {"id": common["id"]},
+                {"id": key},
             )
             row = cursor.fetchone()
             if row is None:
-                raise LookupError(f"complaint {common['id']} has no row in complaints_view")
+                raise LookupError(f"complaint {key} has no row in complaints_view")
             state = DeadlineState.from_row(row)
-        state = state.after(event)
-        self._states[key] = state
-        values = state.columns() | self._changes_for(event)
-        assignments = "".join(f"{column} = :{column}, " for column in values)
-        cursor.execute(
-            # The column names come from fixed keys in this module, never from input.
-            f"UPDATE complaints_view SET {assignments}version = :version,"  # noqa: S608
-            " updated_at = :now WHERE complaint_id = :id",
-            common | values,
-        )
+        self._states[key] = state.after(event)
+        changes = self._changes_for(event) | {
+            "version": event.originator_version,
+            "updated_at": event.timestamp,
+        }
+        row = self._new_rows.get(key)
+        if row is None:
+            row = self._changed_rows.setdefault(key, {})
+        row.update(changes)
 
     def _changes_for(self, event: Complaint.Event) -> dict[str, Any]:
         """Return the view columns an event changes besides the deadline state."""
@@ -168,42 +221,56 @@ class ComplaintViewProjector:
             changes["unit_path"] = self.unit_path(changes["unit_id"])
         return changes
 
-    def _append_timeline(
-        self, cursor: Cursor, event: Complaint.Event, notification_id: int
-    ) -> None:
+    def _append_timeline(self, event: Complaint.Event, notification_id: int) -> None:
         actor = event.actor
         self._timeline_rows.append(
-            {
-                "id": str(event.originator_id),
-                "version": event.originator_version,
-                "notification_id": notification_id,
-                "event_type": type(event).__name__,
-                "occurred_at": event.occurred_at,
-                "recorded_at": event.timestamp,
-                "actor_kind": str(actor.kind),
-                "actor_user_id": actor.user_id,
-                "actor_role": str(actor.role) if actor.role else None,
-                "actor_unit_id": actor.unit_id,
-                "channel": str(event.channel),
-                "reason": getattr(event, "reason", None),
-                "internal": bool(getattr(event, "internal", False)),
-                "details": event_details(event),
-            },
+            (
+                str(event.originator_id),
+                event.originator_version,
+                notification_id,
+                type(event).__name__,
+                event.occurred_at,
+                event.timestamp,
+                str(actor.kind),
+                actor.user_id,
+                str(actor.role) if actor.role else None,
+                actor.unit_id,
+                str(event.channel),
+                getattr(event, "reason", None),
+                bool(getattr(event, "internal", False)),
+                event_details(event),
+            )
         )
 
     def end_batch(self, cursor: Cursor) -> None:
-        """Write the batch's timeline rows in one round of statements."""
+        """Write the batch's new rows, changed rows and timeline rows."""
+        if self._new_rows:
+            rows = []
+            for key, row in self._new_rows.items():
+                values = row | self._states[key].columns()
+                rows.append(tuple(values[column] for column in VIEW_COLUMNS))
+            cursor.insert_rows("complaints_view", VIEW_COLUMNS, rows)
+        self._update_changed_rows(cursor)
         if self._timeline_rows:
-            cursor.executemany(
-                "INSERT INTO complaint_timeline_view (complaint_id, version, notification_id,"
-                " event_type, occurred_at, recorded_at, actor_kind, actor_user_id, actor_role,"
-                " actor_unit_id, channel, reason, internal, details) VALUES (:id, :version,"
-                " :notification_id, :event_type, :occurred_at, :recorded_at, :actor_kind,"
-                " :actor_user_id, :actor_role, :actor_unit_id, :channel, :reason, :internal,"
-                " :details)",
-                self._timeline_rows,
-            )
+            cursor.insert_rows("complaint_timeline_view", TIMELINE_COLUMNS, self._timeline_rows)
+        self._new_rows = {}
+        self._changed_rows = {}
         self._timeline_rows = []
 
+    def _update_changed_rows(self, cursor: Cursor) -> None:
+        """UPDATE the changed rows with one executemany for each set of changed columns."""
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for key, changes in self._changed_rows.items():
+            values = self._states[key].columns() | changes
+            by_columns.setdefault(tuple(sorted(values)), []).append(values | {"complaint_id": key})
+        for columns, rows in by_columns.items():
+            assignments = ", ".join(f"{column} = :{column}" for column in columns)
+            cursor.executemany(
+                # The column names come from fixed keys in this module, never from input.
+                f"UPDATE complaints_view SET {assignments}"  # noqa: S608
+                " WHERE complaint_id = :complaint_id",
+                rows,
+            )
 
-__all__ = ["ComplaintViewProjector", "event_details"]
+
+__all__ = ["TIMELINE_COLUMNS", "VIEW_COLUMNS", "ComplaintViewProjector", "event_details"]

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from cms_graph.adapters.database import Row
@@ -46,7 +47,7 @@ class DeadlineState:
             "acknowledged_at": self.acknowledged_at,
             "escalation_anchor": self.escalation_anchor,
             "holder_rank": self.holder_rank.value,
-            "deadline_plan": json.dumps(self.plan.to_dict(), sort_keys=True),
+            "deadline_plan": _plan_json(self.plan),
             "deadline_step": deadline.step.value if deadline else None,
             "due_at": deadline.due_at if deadline else None,
         }
@@ -59,7 +60,7 @@ class DeadlineState:
             acknowledged_at=row["acknowledged_at"],
             escalation_anchor=row["escalation_anchor"],
             holder_rank=Rank(row["holder_rank"]),
-            plan=DeadlinePlan.from_dict(json.loads(row["deadline_plan"])),
+            plan=_plan_from_json(row["deadline_plan"]),
         )
 
     @classmethod
@@ -104,6 +105,18 @@ class DeadlineState:
         if isinstance(event, Complaint.ComplaintWithdrawn):
             return replace(self, status=ComplaintStatus.WITHDRAWN)
         return self
+
+
+# A store contains few distinct plans, one per policy and category, so a projection that
+# writes or reads thousands of rows in a batch converts each plan once.
+@lru_cache(maxsize=256)
+def _plan_json(plan: DeadlinePlan) -> str:
+    return json.dumps(plan.to_dict(), sort_keys=True)
+
+
+@lru_cache(maxsize=256)
+def _plan_from_json(text: str) -> DeadlinePlan:
+    return DeadlinePlan.from_dict(json.loads(text))
 
 
 def complaints_to_read(events: list[Any], known: Iterable[str]) -> list[str]:
