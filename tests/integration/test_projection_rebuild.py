@@ -145,3 +145,31 @@ def test_webhooks_not_rebuildable(container: Container) -> None:
             projector,
             data_dir=container.settings.data_dir,
         )
+
+
+def test_rebuild_keeps_index_names(container: Container) -> None:
+    # Later migrations name indexes; a switched-over table must still carry those names.
+    lodge_many(container, 3)
+    projector = build_projectors(container.settings, container.units)["complaints"]
+    before = {table: index_names(container, table) for table in projector.tables}
+
+    rebuild(
+        container.database, container.event_store, projector, data_dir=container.settings.data_dir
+    )
+
+    for table in projector.tables:
+        assert index_names(container, table) == before[table], table
+        assert before[table], table
+
+
+def index_names(container: Container, table: str) -> list[str]:
+    if container.database.dialect == "sqlite":
+        query = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :table"
+    else:
+        query = (
+            "SELECT indexname AS name FROM pg_indexes"
+            " WHERE schemaname = 'public' AND tablename = :table"
+        )
+    with container.database.read() as cursor:
+        cursor.execute(query, {"table": table})
+        return sorted(row["name"] for row in cursor.fetchall())

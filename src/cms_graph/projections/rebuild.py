@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -86,6 +87,53 @@ def _fill(runner: ProjectionRunner, progress: Callable[[int], None]) -> int:
             return total
 
 
+# Each index of a table, with its definition from USING on, which leaves out the index's
+# own name and the table's schema.
+_INDEXES = (
+    "SELECT index.relname, substring(pg_get_indexdef(i.indexrelid) from ' USING .*$')"
+    " FROM pg_index i"
+    " JOIN pg_class index ON index.oid = i.indexrelid"
+    " JOIN pg_class owner ON owner.oid = i.indrelid"
+    " JOIN pg_namespace n ON n.oid = owner.relnamespace"
+    " WHERE n.nspname = %s AND owner.relname = %s"
+    " ORDER BY index.relname"
+)
+
+
+def _keep_index_names(connection: psycopg.Connection[Any], schema: str, table: str) -> None:
+    """Give the indexes of ``schema.table`` the names of the live table's matching ones.
+
+    ``CREATE TABLE … (LIKE … INCLUDING ALL)`` names the copied indexes itself, so without
+    this a switched-over table would carry names that later migrations do not know.
+    """
+    live = connection.execute(_INDEXES, ("public", table)).fetchall()
+    unclaimed = connection.execute(_INDEXES, (schema, table)).fetchall()
+    renames: list[tuple[str, str]] = []
+    for live_name, definition in live:
+        match = next((row for row in unclaimed if row[1] == definition), None)
+        if match is None:
+            logger.warning("index %s of %s has no copy in the rebuilt table", live_name, table)
+            continue
+        unclaimed.remove(match)
+        if match[0] != live_name:
+            renames.append((match[0], live_name))
+    # Through a temporary name first, in case one copy already has another's live name.
+    for number, (copy_name, _live_name) in enumerate(renames):
+        _rename_index(connection, schema, copy_name, f"rebuild_index_{number}")
+    for number, (_copy_name, live_name) in enumerate(renames):
+        _rename_index(connection, schema, f"rebuild_index_{number}", live_name)
+
+
+def _rename_index(
+    connection: psycopg.Connection[Any], schema: str, name: str, new_name: str
+) -> None:
+    connection.execute(
+        sql.SQL("ALTER INDEX {}.{} RENAME TO {}").format(
+            sql.Identifier(schema), sql.Identifier(name), sql.Identifier(new_name)
+        )
+    )
+
+
 def _rebuild_postgres(
     database: PostgresDatabase,
     event_store: ComplaintEventStore,
@@ -106,6 +154,7 @@ def _rebuild_postgres(
                     sql.Identifier(schema), sql.Identifier(table), sql.Identifier(table)
                 )
             )
+            _keep_index_names(connection, schema, table)
     shadow = PostgresDatabase(database.url, max_size=2, search_path=f"{schema},public")
     try:
         runner = ProjectionRunner(shadow, event_store, projector, batch_size=batch_size)
