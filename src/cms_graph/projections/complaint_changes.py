@@ -8,6 +8,23 @@ from typing import Any
 from cms_graph.domain.complaint import Complaint
 
 
+def lodged_fields(event: Complaint.ComplaintLodged) -> dict[str, Any]:
+    """Return the fields a lodging sets besides the deadline state and the complainant."""
+    return {
+        "tracking_number": event.tracking_number,
+        "category": str(event.category),
+        "channel": str(event.channel),
+        "description": event.description,
+        "language": str(event.language),
+        "district_id": event.district_id,
+        "station_id": event.station_id,
+        "unit_id": event.unit_id,
+        "escalation_level": 0,
+        "incident_at": event.incident_at,
+        "lodged_at": event.occurred_at,
+    }
+
+
 def event_changes(event: Complaint.Event) -> dict[str, Any]:
     """Return the fields an event changes besides the deadline state, as the aggregate's
     apply methods change them."""
@@ -31,4 +48,4 @@ def event_changes(event: Complaint.Event) -> dict[str, Any]:
     return {}
 
 
-__all__ = ["event_changes"]
+__all__ = ["event_changes", "lodged_fields"]

@@ -12,7 +12,7 @@ from cms_graph.adapters.database import Cursor, in_clause
 from cms_graph.domain.complaint import Complaint
 from cms_graph.domain.deadlines import DeadlinePlan
 from cms_graph.domain.units import UnitHierarchy
-from cms_graph.projections.complaint_changes import event_changes
+from cms_graph.projections.complaint_changes import event_changes, lodged_fields
 from cms_graph.projections.deadline_state import (
     DEADLINE_COLUMNS,
     DeadlineState,
@@ -171,25 +171,18 @@ class ComplaintViewProjector:
         key = str(event.originator_id)
         if isinstance(event, Complaint.ComplaintLodged):
             self._states[key] = DeadlineState.lodged(event)
-            self._new_rows[key] = dict.fromkeys(VIEW_COLUMNS) | {
-                "complaint_id": key,
-                "tracking_number": event.tracking_number,
-                "category": str(event.category),
-                "channel": str(event.channel),
-                "description": event.description,
-                "language": str(event.language),
-                "district_id": event.district_id,
-                "station_id": event.station_id,
-                "unit_id": event.unit_id,
-                "unit_path": self.unit_path(event.unit_id),
-                "escalation_level": 0,
-                "incident_at": event.incident_at,
-                "lodged_at": event.occurred_at,
-                "complainant_sealed": event.complainant_sealed,
-                "phone_digest": event.phone_digest,
-                "version": event.originator_version,
-                "updated_at": event.timestamp,
-            }
+            self._new_rows[key] = (
+                dict.fromkeys(VIEW_COLUMNS)
+                | lodged_fields(event)
+                | {
+                    "complaint_id": key,
+                    "unit_path": self.unit_path(event.unit_id),
+                    "complainant_sealed": event.complainant_sealed,
+                    "phone_digest": event.phone_digest,
+                    "version": event.originator_version,
+                    "updated_at": event.timestamp,
+                }
+            )
             return
 
         state = self._states.get(key)

@@ -31,7 +31,7 @@ from cms_graph.application.integration_directory import (
 )
 from cms_graph.application.views import ComplaintRecord
 from cms_graph.domain.complaint import Complaint
-from cms_graph.projections.complaint_changes import event_changes
+from cms_graph.projections.complaint_changes import event_changes, lodged_fields
 from cms_graph.projections.deadline_state import DeadlineState, complaints_to_read
 
 logger = logging.getLogger(__name__)
@@ -86,27 +86,20 @@ def _decode_state(text: str) -> dict[str, Any]:
 
 
 def _lodged_state(event: Complaint.ComplaintLodged) -> dict[str, Any]:
-    return DeadlineState.lodged(event).columns() | {
-        "tracking_number": event.tracking_number,
-        "category": str(event.category),
-        "channel": str(event.channel),
-        "description": event.description,
-        "language": str(event.language),
-        "district_id": event.district_id,
-        "station_id": event.station_id,
-        "unit_id": event.unit_id,
-        "assigned_officer_id": None,
-        "escalation_level": 0,
-        "incident_at": event.incident_at,
-        "lodged_at": event.occurred_at,
-        "resolved_at": None,
-        "closed_at": None,
-        "withdrawn_at": None,
-        "outcome": None,
-        "feedback_satisfied": None,
-        "fir_number": None,
-        "fir_registered_at": None,
-    }
+    return (
+        DeadlineState.lodged(event).columns()
+        | lodged_fields(event)
+        | {
+            "assigned_officer_id": None,
+            "resolved_at": None,
+            "closed_at": None,
+            "withdrawn_at": None,
+            "outcome": None,
+            "feedback_satisfied": None,
+            "fir_number": None,
+            "fir_registered_at": None,
+        }
+    )
 
 
 def _record(complaint_id: UUID, version: int, state: dict[str, Any]) -> ComplaintRecord:
