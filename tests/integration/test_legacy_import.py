@@ -8,6 +8,8 @@ file into PostgreSQL.
 from __future__ import annotations
 
 import csv
+import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +30,7 @@ from cms_graph.bootstrap import Container
 from cms_graph.cli import main
 from cms_graph.domain.tracking_number import new_tracking_number
 from cms_graph.settings import Settings
+from tests.conftest import make_settings
 from tests.factories import COMPLAINT_CELL
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -438,6 +441,32 @@ def test_cli_imports_and_reruns(store_settings: Settings, legacy_file: Path) -> 
     second = runner.invoke(main, arguments, env=environment)
     assert second.exit_code == 0, second.output
     assert "imported 0, already imported 5, rejected 14 of 19 rows" in second.output
+
+
+def test_cli_logs_outside_progress_bar(tmp_path: Path, legacy_file: Path) -> None:
+    environment = {
+        **cli_environment(make_settings(tmp_path)),
+        "CMS_LOG_LEVEL": "INFO",
+        "CMS_LOG_FORMAT": "json",
+    }
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    try:
+        result = CliRunner().invoke(
+            main, ["import", str(legacy_file), "--mapping", str(COPA_MAPPING)], env=environment
+        )
+    finally:
+        root.handlers[:] = handlers
+
+    stderr = result.stderr
+    started = stderr.index("from source copa started")
+    finished = stderr.index(f"{legacy_file} finished: imported 5")
+    bar_draws = [match.start() for match in re.finditer(r"import: +\d+%\|", stderr)]
+    assert result.exit_code == 0, result.output
+    assert bar_draws, stderr
+    assert started < bar_draws[0]
+    assert bar_draws[-1] < finished
+    assert f"{DATA_ROWS}/{DATA_ROWS}" in stderr[bar_draws[-1] : finished]
 
 
 def test_cli_rejects_bad_mapping(store_settings: Settings, legacy_file: Path) -> None:
