@@ -235,11 +235,23 @@ def check_postgres(url: str, timeout_seconds: int = 5) -> None:
     try:
         psycopg.connect(url, connect_timeout=timeout_seconds).close()
     except psycopg.OperationalError as error:
-        detail = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
         raise DatabaseUnavailable(
-            f"cannot connect to PostgreSQL at {where}: {detail}. Check CMS_DATABASE_URL;"
-            " create the database first if it does not exist (createdb)."
+            f"cannot connect to PostgreSQL at {where}: {connection_failure_text(error)}"
+            " Check CMS_DATABASE_URL. If the database does not exist, create it first"
+            " (createdb)."
         ) from None
+
+
+def connection_failure_text(error: psycopg.OperationalError) -> str:
+    """Return the driver's message as one line of sentences that each end in punctuation.
+
+    libpq's messages span lines, indent hints with a tab and end some lines without a
+    full stop, such as "failed: Connection refused" followed by a hint on the next line.
+    """
+    text = str(error).strip().removeprefix("connection failed:")
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    sentences = [line if line.endswith((".", "?", "!")) else f"{line}." for line in lines if line]
+    return " ".join(sentences) or f"{type(error).__name__}."
 
 
 def open_database(settings: Settings) -> Database:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -220,33 +219,34 @@ def projections_catch_up() -> None:
 @click.argument("name")
 def projections_rebuild(name: str) -> None:
     """Rebuild projection NAME from zero while the live one keeps serving, then switch."""
-    from tqdm import tqdm
-
     from cms_graph.bootstrap import build_projectors
-    from cms_graph.projections.rebuild import RebuildError, rebuild
+    from cms_graph.cli_progress import progress_bar
+    from cms_graph.projections.rebuild import (
+        NOT_REBUILDABLE,
+        RebuildError,
+        rebuild,
+        why_not_rebuildable,
+    )
 
+    if name in NOT_REBUILDABLE:
+        raise click.ClickException(
+            f"projection {name} cannot be rebuilt: {why_not_rebuildable(name)}"
+        )
     settings = _settings()
     container = _container(settings)
     try:
         projectors = build_projectors(settings, container.units)
         if name not in projectors:
-            raise click.BadParameter(
-                f"{name!r} is not a projection; use one of {', '.join(projectors)}",
-                param_hint="NAME",
-            )
+            raise click.BadParameter(_unknown_projection(name, list(projectors)), param_hint="NAME")
         head = container.event_store.recorder.max_notification_id() or 0
-        with tqdm(total=head, unit="event", file=sys.stderr) as bar:
-
-            def advance(position: int) -> None:
-                bar.update(max(0, position - bar.n))
-
+        with progress_bar(head, unit="event") as bar:
             try:
                 result = rebuild(
                     container.database,
                     container.event_store,
                     projectors[name],
                     data_dir=settings.data_dir,
-                    progress=advance,
+                    progress=bar.move_to,
                 )
             except RebuildError as error:
                 raise click.ClickException(str(error)) from None
@@ -256,6 +256,21 @@ def projections_rebuild(name: str) -> None:
     click.echo(
         f"rebuilt {result.name}: {result.events} events in {result.seconds:.1f} s"
         f" ({rate:,.0f} events/s), switched over"
+    )
+
+
+def _unknown_projection(name: str, projection_names: list[str]) -> str:
+    """Return the error for an unknown NAME: the rebuildable projections and why not the rest."""
+    from cms_graph.projections.rebuild import NOT_REBUILDABLE, why_not_rebuildable
+
+    rebuildable = [known for known in projection_names if known not in NOT_REBUILDABLE]
+    reasons = [f"  {fixed}: {why_not_rebuildable(fixed)}" for fixed in sorted(NOT_REBUILDABLE)]
+    return "\n".join(
+        [
+            f"{name!r} is not a projection that can be rebuilt."
+            f" Use one of {', '.join(rebuildable)}. These cannot be rebuilt:",
+            *reasons,
+        ]
     )
 
 
@@ -284,11 +299,9 @@ def import_command(
     csv_path: Path, mapping_path: Path, rejects_path: Path | None, source: str | None
 ) -> None:
     """Import complaints with their lifecycle from a legacy CSV file; rerunning adds nothing."""
-    from tqdm import tqdm
-    from tqdm.contrib.logging import logging_redirect_tqdm
-
     from cms_graph.adapters.import_mapping import ImportMappingError, load_mapping
     from cms_graph.application.legacy_import import LegacyFileError, LegacyImporter
+    from cms_graph.cli_progress import progress_bar
     from cms_graph.domain.errors import InvalidInput
 
     settings = _settings()
@@ -305,11 +318,8 @@ def import_command(
         except InvalidInput as error:
             raise click.BadParameter(error.message, param_hint="--source") from None
         scanned = importer.scan(csv_path)
-        with (
-            logging_redirect_tqdm(),
-            tqdm(total=scanned.row_count, unit="row", desc="import", file=sys.stderr) as bar,
-        ):
-            summary = importer.run(scanned, rejects_path, on_row=bar.update)
+        with progress_bar(scanned.row_count, unit="row", description="import") as bar:
+            summary = importer.run(scanned, rejects_path, on_row=bar.advance)
     except LegacyFileError as error:
         raise click.ClickException(str(error)) from None
     finally:
@@ -384,9 +394,8 @@ def lookup_index_rebuild() -> None:
 
     Run it once after upgrading to a version with the index, and after changing the key.
     """
-    from tqdm import tqdm
-
     from cms_graph.application.duplicate_lookup import reindex_complaints
+    from cms_graph.cli_progress import progress_bar
 
     settings = _settings()
     _configure_logging(settings)
@@ -396,16 +405,12 @@ def lookup_index_rebuild() -> None:
             cursor.execute("SELECT COUNT(*) AS total FROM complaints_view")
             row = cursor.fetchone()
         total = int(row["total"]) if row else 0
-        with tqdm(total=total, unit="complaint", file=sys.stderr) as bar:
-
-            def advance(done: int) -> None:
-                bar.update(done - bar.n)
-
+        with progress_bar(total, unit="complaint") as bar:
             indexed = reindex_complaints(
                 container.database,
                 container.vault,
                 container.duplicates.index,
-                progress=advance,
+                progress=bar.move_to,
             )
     finally:
         container.close()

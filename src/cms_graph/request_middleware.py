@@ -2,13 +2,14 @@
 
 For HTTP and WebSocket connections it picks a new ``request_id`` and the
 ``correlation_id``, which is the caller's well-formed X-Correlation-ID or else a new one.
-It binds both with ``structlog.contextvars``, so every log record of the request carries
-them, and stores them in ``request.state``, where the GraphQL context reads the
-correlation id. An HTTP response gets the correlation id back in its X-Correlation-ID
-header, is counted by route and status, and is logged once at INFO. The log line contains
-the method, path (without the query string), status, duration and GraphQL operation name.
-It never contains the headers, query string or body, which carry tokens and complainants'
-personal data.
+A replaced id is logged at INFO by its length only, because it may contain anything the
+caller sent. The middleware binds both ids with ``structlog.contextvars``, so every log
+record of the request carries them, and stores them in ``request.state``, where the
+GraphQL context reads the correlation id. An HTTP response gets the correlation id back
+in its X-Correlation-ID header, is counted by route and status, and is logged once at
+INFO. The log line contains the method, path (without the query string), status,
+duration and GraphQL operation name. It never contains the headers, query string or
+body, which carry tokens and complainants' personal data.
 """
 
 from __future__ import annotations
@@ -24,7 +25,11 @@ from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cms_graph.graphql.context import correlation_id_of
+from cms_graph.graphql.context import (
+    CORRELATION_ID_FORMAT,
+    is_valid_correlation_id,
+    new_correlation_id,
+)
 from cms_graph.graphql.operation_names import OPERATION_STATE_KEY
 from cms_graph.metrics import Metrics
 
@@ -54,13 +59,23 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = uuid.uuid4().hex
-        correlation_id = correlation_id_of(HTTPConnection(scope))
+        supplied = HTTPConnection(scope).headers.get(CORRELATION_ID_HEADER)
+        replaced = supplied is not None and not is_valid_correlation_id(supplied)
+        correlation_id = new_correlation_id() if supplied is None or replaced else supplied
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["correlation_id"] = correlation_id
         with structlog.contextvars.bound_contextvars(
             request_id=request_id, correlation_id=correlation_id
         ):
+            if replaced:
+                request_logger.info(
+                    "%s of %d characters is invalid and was replaced by %s. A valid id matches %s",
+                    CORRELATION_ID_HEADER,
+                    len(supplied or ""),
+                    correlation_id,
+                    CORRELATION_ID_FORMAT,
+                )
             if scope["type"] == "websocket":
                 await self.app(scope, receive, send)
             else:

@@ -7,16 +7,22 @@ file into PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
 
 from cms_graph.adapters.import_mapping import ImportMapping, load_mapping
+from cms_graph.adapters.migrations import migrate
+from cms_graph.application.identity import Principal
 from cms_graph.application.legacy_import import (
     ImportSummary,
     LegacyFileError,
@@ -27,8 +33,11 @@ from cms_graph.application.views import ComplaintRecord
 from cms_graph.bootstrap import Container
 from cms_graph.cli import main
 from cms_graph.domain.tracking_number import new_tracking_number
+from cms_graph.graphql.context import Context
+from cms_graph.graphql.schema import build_schema
 from cms_graph.settings import Settings
-from tests.factories import COMPLAINT_CELL
+from tests.conftest import make_settings
+from tests.factories import COMPLAINT_CELL, lodge_command
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 COPA_MAPPING = REPOSITORY / "imports" / "copa_cms_lifecycle.toml"
@@ -440,6 +449,32 @@ def test_cli_imports_and_reruns(store_settings: Settings, legacy_file: Path) -> 
     assert "imported 0, already imported 5, rejected 14 of 19 rows" in second.output
 
 
+def test_cli_logs_outside_progress_bar(tmp_path: Path, legacy_file: Path) -> None:
+    environment = {
+        **cli_environment(make_settings(tmp_path)),
+        "CMS_LOG_LEVEL": "INFO",
+        "CMS_LOG_FORMAT": "json",
+    }
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    try:
+        result = CliRunner().invoke(
+            main, ["import", str(legacy_file), "--mapping", str(COPA_MAPPING)], env=environment
+        )
+    finally:
+        root.handlers[:] = handlers
+
+    stderr = result.stderr
+    started = stderr.index("from source copa started")
+    finished = stderr.index(f"{legacy_file} finished: imported 5")
+    bar_draws = [match.start() for match in re.finditer(r"import: +\d+%\|", stderr)]
+    assert result.exit_code == 0, result.output
+    assert bar_draws, stderr
+    assert started < bar_draws[0]
+    assert bar_draws[-1] < finished
+    assert f"{DATA_ROWS}/{DATA_ROWS}" in stderr[bar_draws[-1] : finished]
+
+
 def test_cli_rejects_bad_mapping(store_settings: Settings, legacy_file: Path) -> None:
     mapping = legacy_file.with_name("bad.toml")
     mapping.write_text(COPA_MAPPING.read_text(encoding="utf-8").replace('"%Y-%m-%d"', '"%m-%d"'))
@@ -510,3 +545,57 @@ def test_assignment_reference_dates(
         chicago_midnight("2021-06-03"),
         chicago_midnight("2022-01-10"),
     ]
+
+
+LEGACY_REFERENCE_QUERY = """
+query ($reference: String!) {
+  complaint(legacyReference: $reference) { trackingNumber legacyReference }
+}
+"""
+
+
+def run_graphql(container: Container, query: str, variables: dict[str, Any]) -> Any:
+    context = Context(container, None, _principal=COMPLAINT_CELL)
+    result = asyncio.run(
+        build_schema().execute(query, variable_values=variables, context_value=context)
+    )
+    assert result.errors is None, result.errors
+    return result.data
+
+
+def test_complaint_by_legacy_reference(
+    container: Container, run_import: Callable[[], ImportSummary]
+) -> None:
+    run_import()
+
+    found = run_graphql(container, LEGACY_REFERENCE_QUERY, {"reference": "copa:T-0002"})
+    missing = run_graphql(container, LEGACY_REFERENCE_QUERY, {"reference": "copa:T-0101"})
+
+    assert found["complaint"] == {
+        "trackingNumber": record_for(container, "T-0002").tracking_number,
+        "legacyReference": "copa:T-0002",
+    }
+    assert missing["complaint"] is None
+
+
+def test_migration_fills_legacy_reference(
+    container: Container, run_import: Callable[[], ImportSummary]
+) -> None:
+    run_import()
+    lodged = container.complaints.lodge(Principal.anonymous(), lodge_command()).complaint_id
+    container.catch_up_all()
+    # As before the migration: no column, and the migration not yet applied.
+    container.database.run_script(
+        "DROP INDEX complaints_view_legacy_reference;"
+        " ALTER TABLE complaints_view DROP COLUMN legacy_reference;"
+        " DELETE FROM schema_migrations WHERE name = '011_legacy_reference.sql';"
+    )
+
+    applied = migrate(container.database)
+
+    assert applied == ["011_legacy_reference.sql"]
+    for legacy_id in IMPORTED_IDS:
+        assert record_for(container, legacy_id).legacy_reference == f"copa:{legacy_id}"
+    record = container.queries.get(COMPLAINT_CELL, lodged)
+    assert record is not None
+    assert record.legacy_reference is None

@@ -319,10 +319,50 @@ def test_correlation_header_round_trips(client: httpx.Client) -> None:
     assert response.headers["X-Correlation-ID"] == "desk-42"
 
 
-def test_malformed_correlation_header_replaced(client: httpx.Client) -> None:
-    response = client.get("/healthz", headers={"X-Correlation-ID": "two words"})
+def test_malformed_correlation_header_replaced(
+    client: httpx.Client, log_output: io.StringIO
+) -> None:
+    supplied = 'bad id "quoted" <x>'
+    response = client.get("/healthz", headers={"X-Correlation-ID": supplied})
 
-    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Correlation-ID"])
+    replacement = response.headers["X-Correlation-ID"]
+    server_lines = [
+        line for line in log_lines(log_output) if not line["logger"].startswith(CLIENT_LOGGERS)
+    ]
+    invalid = [line for line in server_lines if "is invalid" in line["event"]]
+    assert re.fullmatch(r"[0-9a-f]{32}", replacement)
+    assert len(invalid) == 1, server_lines
+    assert invalid[0]["level"] == "info"
+    assert invalid[0]["correlation_id"] == replacement
+    assert invalid[0]["event"] == (
+        f"X-Correlation-ID of {len(supplied)} characters is invalid and was replaced by"
+        f" {replacement}. A valid id matches [A-Za-z0-9._:/-]{{1,100}}"
+    )
+    assert request_line(log_output, "/healthz")["correlation_id"] == replacement
+    for line in server_lines:
+        assert "quoted" not in json.dumps(line), line
+
+
+def test_correlation_header_validity(client: httpx.Client, log_output: io.StringIO) -> None:
+    valid_ids = ["trace-1/span-2", "a", "A.b_c:d-e/f", "x" * 100]
+    invalid_ids = ["", "x" * 101, "two words", "café", "id;drop"]
+
+    valid_echoes = [
+        client.get("/healthz", headers={"X-Correlation-ID": value}).headers["X-Correlation-ID"]
+        for value in valid_ids
+    ]
+    invalid_echoes = [
+        client.get("/healthz", headers={"X-Correlation-ID": value.encode()}).headers[
+            "X-Correlation-ID"
+        ]
+        for value in invalid_ids
+    ]
+
+    invalid_lines = [line for line in log_lines(log_output) if "is invalid" in line["event"]]
+    assert valid_echoes == valid_ids
+    for value, echo in zip(invalid_ids, invalid_echoes, strict=True):
+        assert re.fullmatch(r"[0-9a-f]{32}", echo), value
+    assert len(invalid_lines) == len(invalid_ids)
 
 
 def test_generated_correlation_id_is_recorded(client: httpx.Client, container: Container) -> None:

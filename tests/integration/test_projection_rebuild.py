@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from cms_graph.application.commands import ComplainantProof
 from cms_graph.application.identity import Principal
 from cms_graph.application.queries import ComplaintFilter
-from cms_graph.bootstrap import Container, build_projectors
+from cms_graph.bootstrap import Container, build_container, build_projectors
+from cms_graph.cli import main
 from cms_graph.domain.values import Outcome
 from cms_graph.projections.digest import projection_digest, table_digest
-from cms_graph.projections.rebuild import RebuildError, rebuild
+from cms_graph.projections.rebuild import NOT_REBUILDABLE, RebuildError, rebuild
 from cms_graph.projections.runner import BULK_BATCH_EVENTS
+from tests.conftest import make_settings
 from tests.factories import COMPLAINT_CELL, LAHORE_DPO, OFFICER, PHONE, SDPO, lodge_command
 
 
@@ -173,3 +177,62 @@ def index_names(container: Container, table: str) -> list[str]:
     with container.database.read() as cursor:
         cursor.execute(query, {"table": table})
         return sorted(row["name"] for row in cursor.fetchall())
+
+
+def cli_environment(data_dir: Path) -> dict[str, str]:
+    return {
+        "CMS_DATA_DIR": str(data_dir),
+        "CMS_DATABASE_URL": "",
+        "CMS_BROKER_URL": "",
+        "CMS_DEMO_DATA": "false",
+        "CMS_LOG_LEVEL": "WARNING",
+    }
+
+
+def test_cli_rebuilds_complaints(tmp_path: Path) -> None:
+    container = build_container(make_settings(tmp_path))
+    try:
+        lodge_many(container, 3)
+        head = container.event_store.recorder.max_notification_id()
+    finally:
+        container.close()
+
+    result = CliRunner().invoke(
+        main, ["projections", "rebuild", "complaints"], env=cli_environment(tmp_path)
+    )
+
+    assert result.exit_code == 0, result.output
+    assert f"{head}/{head}" in result.stderr
+    assert result.stdout.startswith(f"rebuilt complaints: {head} events in ")
+
+
+def test_cli_rejects_outbox_before_progress(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["projections", "rebuild", "citizen_notifications"],
+        env=cli_environment(tmp_path),
+    )
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: projection citizen_notifications cannot be rebuilt: it records which messages"
+        " were sent, and a rebuild would send them all again\n"
+    )
+    assert not (tmp_path / "cms-graph.sqlite3").exists()
+
+
+def test_cli_unknown_lists_rebuildable(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["projections", "rebuild", "complaint"], env=cli_environment(tmp_path)
+    )
+
+    lines = result.stderr.splitlines()
+    choices = next(line for line in lines if "is not a projection" in line)
+    assert result.exit_code == 2
+    assert choices.endswith(
+        "'complaint' is not a projection that can be rebuilt. Use one of complaints,"
+        " escalations, audit_trail, integrations. These cannot be rebuilt:"
+    )
+    for name in sorted(NOT_REBUILDABLE):
+        assert any(line.startswith(f"  {name}: ") for line in lines), name
+    assert "%|" not in result.stderr

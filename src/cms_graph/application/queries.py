@@ -115,6 +115,12 @@ class ComplaintQueries:
         record = self._select_one("tracking_number = :key", number)
         return self._visible_or_denied(principal, record, "complaint")
 
+    def get_by_legacy_reference(
+        self, principal: Principal, legacy_reference: str
+    ) -> ComplaintRecord | None:
+        record = self._select_one("legacy_reference = :key", legacy_reference.strip())
+        return self._visible_or_denied(principal, record, "complaint")
+
     def _visible_or_denied(
         self, principal: Principal, record: ComplaintRecord | None, operation: str
     ) -> ComplaintRecord | None:

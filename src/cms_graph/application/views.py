@@ -51,6 +51,8 @@ class ComplaintRecord:
     deadline_step: str | None
     fir_number: str | None
     fir_registered_at: datetime | None
+    # "<source>:<legacy id>" of an imported complaint; None for one lodged here.
+    legacy_reference: str | None = None
 
     @classmethod
     def from_row(cls, row: Row) -> ComplaintRecord:

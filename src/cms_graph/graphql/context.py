@@ -74,7 +74,19 @@ def principal_from_header(authorization: str | None, tokens: TokenService) -> Pr
     return tokens.verify(token.strip())
 
 
-_CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
+# The X-Correlation-ID values kept as they are; any other value is replaced by a new id.
+# "/" is accepted because upstream trace ids often contain it ("TRACE/SPAN"), and the id is
+# only ever stored, logged and sent back, never used as a path or parsed.
+CORRELATION_ID_FORMAT = r"[A-Za-z0-9._:/-]{1,100}"
+_CORRELATION_ID = re.compile(CORRELATION_ID_FORMAT)
+
+
+def is_valid_correlation_id(value: str) -> bool:
+    return _CORRELATION_ID.fullmatch(value) is not None
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex
 
 
 def correlation_id_of(request: HTTPConnection | None) -> str:
@@ -85,7 +97,7 @@ def correlation_id_of(request: HTTPConnection | None) -> str:
         if isinstance(chosen, str):
             return chosen
     supplied = request.headers.get("x-correlation-id", "") if request is not None else ""
-    return supplied if _CORRELATION_ID.fullmatch(supplied) else uuid.uuid4().hex
+    return supplied if is_valid_correlation_id(supplied) else new_correlation_id()
 
 
 def build_context(

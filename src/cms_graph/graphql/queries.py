@@ -75,27 +75,42 @@ def _escalation_filter(value: inputs.EscalationFilter | None) -> EscalationFilte
 @strawberry.type
 class Query(NotificationQueries, WebhookQueries):
     @strawberry.field(
-        description="One complaint by global id or tracking number, if visible to you."
+        description=(
+            "One complaint by global id, tracking number or legacy reference, if visible to you."
+        )
     )
     async def complaint(
         self,
         info: Info,
         id: strawberry.ID | None = None,
         tracking_number: str | None = None,
+        legacy_reference: Annotated[
+            str | None,
+            strawberry.argument(
+                description="An imported complaint's source and legacy id: 'copa:2019-0000001'."
+            ),
+        ] = None,
     ) -> Complaint | None:
         principal = info.context.principal
         queries = info.context.container.queries
-        if (id is None) == (tracking_number is None):
-            raise InvalidInput("pass exactly one of id or trackingNumber", field=("id",))
+        lookups = [value for value in (id, tracking_number, legacy_reference) if value is not None]
+        if len(lookups) != 1:
+            raise InvalidInput(
+                "pass exactly one of id, trackingNumber or legacyReference", field=("id",)
+            )
         if id is not None:
             type_name, key = from_global_id(id)
             if type_name != "Complaint":
                 return None
             record = await run_in_threadpool(queries.get, principal, key)
-        else:
-            assert tracking_number is not None
+        elif tracking_number is not None:
             record = await run_in_threadpool(
                 queries.get_by_tracking_number, principal, tracking_number
+            )
+        else:
+            assert legacy_reference is not None
+            record = await run_in_threadpool(
+                queries.get_by_legacy_reference, principal, legacy_reference
             )
         return Complaint.of(record) if record else None
 

@@ -166,6 +166,12 @@ class Complaint(Node):
     fir_registered_at: datetime | None = strawberry.field(
         description="When PSRMS registered the FIR."
     )
+    legacy_reference: str | None = strawberry.field(
+        description=(
+            "For an imported complaint, the import source and its id there, such as"
+            " 'copa:2019-0000001'; null for a complaint lodged here."
+        )
+    )
     version: int
     record: strawberry.Private[ComplaintRecord]
 
@@ -197,6 +203,7 @@ class Complaint(Node):
             feedback_satisfied=record.feedback_satisfied,
             fir_number=record.fir_number,
             fir_registered_at=record.fir_registered_at,
+            legacy_reference=record.legacy_reference,
             version=record.version,
             record=record,
         )
@@ -205,7 +212,13 @@ class Complaint(Node):
     def overdue(self, info: Info) -> bool:
         return is_overdue(self.record, info.context.container.clock.now())
 
-    @strawberry.field(description="The complaint's events, oldest first.")
+    @strawberry.field(
+        description=(
+            "The complaint's events, oldest first by version, the order they were recorded."
+            " An imported complaint's events keep the other system's dates in occurredAt,"
+            " and its LegacyRecordImported event the time of the import."
+        )
+    )
     async def timeline(
         self,
         info: Info,

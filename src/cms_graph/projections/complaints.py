@@ -210,6 +210,8 @@ class ComplaintViewProjector:
     def _changes_for(self, event: Complaint.Event) -> dict[str, Any]:
         """Return the view columns an event changes besides the deadline state."""
         changes = event_changes(event)
+        if isinstance(event, Complaint.LegacyRecordImported):
+            changes["legacy_reference"] = f"{event.source}:{event.reference}"
         if "unit_id" in changes:
             changes["unit_path"] = self.unit_path(changes["unit_id"])
         return changes

@@ -56,7 +56,9 @@ def rebuild(
     progress: Callable[[int], None] = lambda _position: None,
 ) -> RebuildResult:
     if projector.name in NOT_REBUILDABLE:
-        raise RebuildError(f"projection {projector.name} cannot be rebuilt: {_why(projector.name)}")
+        raise RebuildError(
+            f"projection {projector.name} cannot be rebuilt: {why_not_rebuildable(projector.name)}"
+        )
     started = time.perf_counter()
     if isinstance(database, PostgresDatabase):
         events = _rebuild_postgres(database, event_store, projector, batch_size, progress)
@@ -69,7 +71,7 @@ def rebuild(
     return RebuildResult(projector.name, events, seconds)
 
 
-def _why(name: str) -> str:
+def why_not_rebuildable(name: str) -> str:
     if name == "citizen_notifications":
         return "it records which messages were sent, and a rebuild would send them all again"
     if name == "webhooks":
@@ -279,4 +281,4 @@ def _switch_sqlite(
     )
 
 
-__all__ = ["NOT_REBUILDABLE", "RebuildError", "RebuildResult", "rebuild"]
+__all__ = ["NOT_REBUILDABLE", "RebuildError", "RebuildResult", "rebuild", "why_not_rebuildable"]

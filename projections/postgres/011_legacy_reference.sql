@@ -1,0 +1,14 @@
+-- The "<source>:<legacy id>" of an imported complaint, from its LegacyRecordImported
+-- event, so staff can find it by the id it had in the other system. NULL for complaints
+-- lodged here. Complaints imported before this column get it from their timeline row.
+ALTER TABLE complaints_view ADD COLUMN IF NOT EXISTS legacy_reference text;
+
+UPDATE complaints_view SET legacy_reference = (timeline.details::jsonb ->> 'source')
+        || ':' || (timeline.details::jsonb ->> 'reference')
+    FROM complaint_timeline_view AS timeline
+    WHERE timeline.complaint_id = complaints_view.complaint_id
+        AND timeline.event_type = 'LegacyRecordImported';
+
+-- Unique because an imported complaint's id is derived from this reference.
+CREATE UNIQUE INDEX IF NOT EXISTS complaints_view_legacy_reference
+    ON complaints_view (legacy_reference) WHERE legacy_reference IS NOT NULL;
