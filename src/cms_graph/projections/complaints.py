@@ -93,6 +93,7 @@ VIEW_COLUMNS = (
     "deadline_step",
     "fir_number",
     "fir_registered_at",
+    "legacy_reference",
 )
 TIMELINE_COLUMNS = (
     "complaint_id",
