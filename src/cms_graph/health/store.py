@@ -49,7 +49,7 @@ class ProjectionProgress:
     position: int
     lag_events: int
     # Seconds since the oldest event the projection has not applied was recorded, by
-    # the event's own timestamp; 0 when the projection has applied every event.
+    # the event's own timestamp. It is 0 when the projection has applied every event.
     lag_seconds: float
 
 
