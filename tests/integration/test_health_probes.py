@@ -39,15 +39,17 @@ WAIT_LIMIT_SECONDS = 30.0
 
 
 class TcpProxy:
-    """A TCP forwarder from a free port of 127.0.0.1 to ``target``, on its own event loop.
+    """A TCP forwarder from ``listen_port`` of 127.0.0.1 (a free one for 0) to
+    ``target_port``, on its own event loop.
 
     ``close()`` stops listening and drops every connection, as a proxy that was killed.
     ``stall()`` also drops every connection but keeps accepting new ones without
     forwarding a byte, as a server that no longer responds.
     """
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, listen_port: int = 0) -> None:
         self._target_port = target_port
+        self._listen_port = listen_port
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="tcp-proxy")
         self._server: asyncio.Server | None = None
@@ -57,7 +59,7 @@ class TcpProxy:
 
     def start(self) -> None:
         self._thread.start()
-        self._server = self._run(asyncio.start_server(self._handle, "127.0.0.1", 0))
+        self._server = self._run(asyncio.start_server(self._handle, "127.0.0.1", self._listen_port))
         self.port = self._server.sockets[0].getsockname()[1]
 
     def stall(self) -> None:
