@@ -1,8 +1,8 @@
 """Readings of the Dramatiq broker that /readyz and /metrics report.
 
-On Redis they use a client of their own with socket timeouts and no retries, because the
-broker's client has neither a socket timeout nor a bound on its retries, so a probe could
-wait without end on an unreachable server.
+On Redis they use a client of their own with socket timeouts and no retries. The broker's
+client, built from a URL, has no socket timeout, so on a server that accepts connections
+and never responds a probe would wait without end.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ DEAD_LETTER_SUFFIX = ".XQ"
 
 
 class QueueKind(StrEnum):
-    """What the messages counted for a queue are waiting for."""
+    """Kind of the messages counted for a queue, by what they wait for."""
 
     # Sent and not yet acknowledged: waiting for a worker, or being processed.
     READY = "ready"
@@ -41,7 +41,7 @@ class QueueKind(StrEnum):
 
 @dataclass
 class BrokerReading:
-    """What one scrape read from the broker."""
+    """State of the broker as one scrape read it."""
 
     up: bool
     # Messages by (queue name without suffix, kind); empty when the broker is not measured.
