@@ -1,9 +1,11 @@
 """Prometheus metrics of the API process, served at ``GET /metrics``.
 
 Each app gets a registry of its own, so tests can build several apps in one process.
-Request counts, request latency and escalations accumulate in this process, while the
-projection lag and the queue depths are read from the database and the broker at scrape
-time by custom collectors, so no background thread keeps them fresh.
+Request counts and request latency accumulate in this process. Everything else (projection
+lag, escalations, unsent messages, queue depths, heartbeats) is read from the database and
+the broker at scrape time by custom collectors, so no background thread keeps it fresh,
+and every API process reports the same values for it. Those reads give up after
+CMS_PROBE_TIMEOUT_SECONDS, so a scrape returns even when a server is down.
 
 NOTE: uvicorn runs one process here. With several worker processes, each would count
 only its own requests: prometheus_client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``
@@ -17,14 +19,11 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-import dramatiq
 import psycopg
-import redis
-from dramatiq.brokers.redis import RedisBroker
-from dramatiq.brokers.stub import StubBroker
-from eventsourcing.persistence import PersistenceError
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -33,7 +32,7 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
@@ -42,6 +41,15 @@ from starlette.responses import Response
 
 from cms_graph.bootstrap import Container
 from cms_graph.domain.deadlines import DeadlineStep
+from cms_graph.health.broker import BrokerProbe
+from cms_graph.health.store import (
+    EventLogTable,
+    read_escalation_counts,
+    read_failed_webhooks,
+    read_head,
+    read_progress,
+    read_unsent_notifications,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +62,11 @@ MAX_OPERATION_LABELS = 200
 MAX_OPERATION_NAME_LENGTH = 100
 
 _HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-_DATABASE_ERRORS = (PersistenceError, psycopg.Error, sqlite3.Error)
+_DATABASE_ERRORS = (psycopg.Error, sqlite3.Error)
+_DATABASE_UP_HELP = (
+    "1 when this scrape read the database within CMS_PROBE_TIMEOUT_SECONDS, else 0;"
+    " at 0 the other database families have no samples."
+)
 
 
 class OperationLabels:
@@ -86,104 +98,186 @@ class OperationLabels:
             return name
 
 
-class ProjectionCollector(Collector):
-    """Collector of each projection's position and lag behind the event log, read at scrape
-    time."""
+@dataclass
+class StoreFamilies:
+    """The metric families that StoreCollector fills from the database."""
 
-    def __init__(self, container: Container) -> None:
-        self._container = container
-
-    def describe(self) -> Iterator[Metric]:
-        yield from self._families()
-
-    def collect(self) -> Iterator[Metric]:
-        lag, position = self._families()
-        try:
-            head = self._container.event_store.recorder.max_notification_id() or 0
-            positions = [(runner.name, runner.position()) for runner in self._container.projections]
-        except _DATABASE_ERRORS as error:
-            # The scrape still succeeds without these samples, and /readyz reports the cause.
-            logger.warning("metrics: cannot read projection positions: %s", error)
-            positions = []
-            head = 0
-        for name, applied in positions:
-            position.add_metric([name], applied)
-            lag.add_metric([name], max(0, head - applied))
-        yield lag
-        yield position
-
-    @staticmethod
-    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
-        lag = GaugeMetricFamily(
-            "cms_projection_lag_events",
-            "Events in the event log that the projection has not applied yet.",
-            labels=["projection"],
-        )
-        position = GaugeMetricFamily(
+    up: GaugeMetricFamily = field(
+        default_factory=lambda: GaugeMetricFamily("cms_database_up", _DATABASE_UP_HELP)
+    )
+    position: GaugeMetricFamily = field(
+        default_factory=lambda: GaugeMetricFamily(
             "cms_projection_position",
             "Notification id of the last event the projection applied.",
             labels=["projection"],
         )
-        return lag, position
+    )
+    lag_events: GaugeMetricFamily = field(
+        default_factory=lambda: GaugeMetricFamily(
+            "cms_projection_lag_events",
+            "Events in the event log that the projection has not applied yet.",
+            labels=["projection"],
+        )
+    )
+    lag_seconds: GaugeMetricFamily = field(
+        default_factory=lambda: GaugeMetricFamily(
+            "cms_projection_lag_seconds",
+            "Seconds since the oldest event the projection has not applied was recorded;"
+            " 0 when it has applied every event.",
+            labels=["projection"],
+        )
+    )
+    escalations: CounterMetricFamily = field(
+        default_factory=lambda: CounterMetricFamily(
+            "cms_escalations_recorded",
+            "Escalations for a missed deadline in the escalation log, by deadline step,"
+            " made by any process; every API process reports the same total.",
+            labels=["deadline"],
+        )
+    )
+    unsent: GaugeMetricFamily = field(
+        default_factory=lambda: GaugeMetricFamily(
+            "cms_citizen_notifications_unsent",
+            "Messages to complainants that will never be sent, by channel and outbox"
+            " status: FAILED after the last attempt, SKIPPED when too old or the"
+            " complainant's data was erased.",
+            labels=["channel", "status"],
+        )
+    )
+    failed_webhooks: GaugeMetricFamily = field(
+        default_factory=lambda: GaugeMetricFamily(
+            "cms_webhook_deliveries_failed",
+            "Webhook deliveries that used up their retries and wait for a replay.",
+        )
+    )
+
+    def all(self) -> list[Metric]:
+        return [
+            self.up,
+            self.position,
+            self.lag_events,
+            self.lag_seconds,
+            self.escalations,
+            self.unsent,
+            self.failed_webhooks,
+        ]
 
 
-def queue_depths(broker: dramatiq.Broker) -> dict[str, int]:
-    """Return the number of messages in each declared queue of ``broker``, by queue name.
+class StoreCollector(Collector):
+    """Collector of the database's state, read at scrape time on one probe connection.
 
-    Delay queues are included under Dramatiq's names for them (``escalations.DQ``). On
-    Redis a queue's depth is the size of its message hash, which contains each message from
-    enqueue until a worker acknowledges it. The in-process broker counts the messages no
-    worker has taken yet. Other brokers return no depths.
+    When the database cannot be read within CMS_PROBE_TIMEOUT_SECONDS, the scrape still
+    succeeds: ``cms_database_up`` is 0 and the other families have no samples.
     """
-    if isinstance(broker, StubBroker):
-        return {name: queue.qsize() for name, queue in broker.queues.items()}
-    if isinstance(broker, RedisBroker):
-        names = sorted(broker.get_declared_queues() | broker.get_declared_delay_queues())
-        pipeline = broker.client.pipeline(transaction=False)
-        for name in names:
-            pipeline.hlen(f"{broker.namespace}:{name}.msgs")
-        return dict(zip(names, pipeline.execute(), strict=True))
-    # NOTE: RabbitMQ queues are not measured. RabbitMQ reports a queue's size only through
-    # a passive queue declaration, and Dramatiq's RabbitmqBroker opens one connection per
-    # thread for that, so scrapes from the thread pool would leave connections open.
-    return {}
 
-
-class QueueDepthCollector(Collector):
-    """Collector of the depth of each Dramatiq queue, read from the broker at scrape time."""
-
-    def __init__(self, broker: Callable[[], dramatiq.Broker | None]) -> None:
-        self._broker = broker
+    def __init__(self, container: Container) -> None:
+        self._container = container
+        self._was_down = False
 
     def describe(self) -> Iterator[Metric]:
-        yield self._family()
+        yield from StoreFamilies().all()
 
     def collect(self) -> Iterator[Metric]:
-        family = self._family()
-        broker = self._broker()
-        depths: dict[str, int] = {}
-        if broker is not None:
-            try:
-                depths = queue_depths(broker)
-            except redis.RedisError as error:
-                logger.warning("metrics: cannot read queue depths from Redis: %s", error)
-        for name, depth in sorted(depths.items()):
-            family.add_metric([name], depth)
-        yield family
+        families = StoreFamilies()
+        database = self._container.database
+        log = EventLogTable.of(self._container.event_store, database.dialect)
+        try:
+            with database.probe(self._container.settings.probe_timeout_seconds) as cursor:
+                head = read_head(cursor, log)
+                progress = read_progress(
+                    cursor,
+                    log,
+                    self._container.event_store.mapper,
+                    [runner.name for runner in self._container.projections],
+                    head,
+                    datetime.now(UTC),
+                )
+                escalations = read_escalation_counts(cursor)
+                unsent = read_unsent_notifications(cursor)
+                failed_webhooks = read_failed_webhooks(cursor)
+        except _DATABASE_ERRORS as error:
+            # Logged once per outage, not at every scrape.
+            if not self._was_down:
+                logger.warning("metrics: cannot read the database: %s", error)
+            self._was_down = True
+            families.up.add_metric([], 0)
+            yield families.up
+            return
+        if self._was_down:
+            logger.info("metrics: the database is readable again")
+        self._was_down = False
+
+        families.up.add_metric([], 1)
+        for entry in progress:
+            families.position.add_metric([entry.name], entry.position)
+            families.lag_events.add_metric([entry.name], entry.lag_events)
+            families.lag_seconds.add_metric([entry.name], entry.lag_seconds)
+        for step in DeadlineStep:
+            families.escalations.add_metric([step.value], escalations.get(step.value, 0))
+        for (channel, status), count in sorted(unsent.items()):
+            families.unsent.add_metric([channel, status], count)
+        families.failed_webhooks.add_metric([], failed_webhooks)
+        yield from families.all()
+
+
+class BrokerCollector(Collector):
+    """Collector of the broker's state: reachability, queue depths and heartbeats."""
+
+    def __init__(self, probe: BrokerProbe) -> None:
+        self._probe = probe
+
+    def describe(self) -> Iterator[Metric]:
+        yield from self._families().values()
+
+    def collect(self) -> Iterator[Metric]:
+        families = self._families()
+        reading = self._probe.read()
+        if reading is not None:
+            families["cms_broker_up"].add_metric([], 1 if reading.up else 0)
+            for (queue, kind), depth in sorted(reading.depths.items()):
+                families["cms_queue_depth_messages"].add_metric([queue, kind.value], depth)
+            if reading.heartbeat_age_seconds is not None:
+                families["cms_dramatiq_heartbeat_age_seconds"].add_metric(
+                    [], reading.heartbeat_age_seconds
+                )
+            if reading.live_processes is not None:
+                families["cms_dramatiq_live_processes"].add_metric([], reading.live_processes)
+        yield from families.values()
 
     @staticmethod
-    def _family() -> GaugeMetricFamily:
-        return GaugeMetricFamily(
-            "cms_queue_depth_messages",
-            "Messages waiting or in progress in each Dramatiq queue; delay queues end in .DQ.",
-            labels=["queue"],
-        )
+    def _families() -> dict[str, GaugeMetricFamily]:
+        families = [
+            GaugeMetricFamily(
+                "cms_broker_up",
+                "1 when this scrape read the broker within CMS_PROBE_TIMEOUT_SECONDS, else 0;"
+                " no sample on RabbitMQ or before the app has started.",
+            ),
+            GaugeMetricFamily(
+                "cms_queue_depth_messages",
+                "Messages in each Dramatiq queue by kind: ready (waiting for a worker or"
+                " being processed), delayed (deadline timers not yet due) and dead (failed"
+                " after the last retry).",
+                labels=["queue", "kind"],
+            ),
+            GaugeMetricFamily(
+                "cms_dramatiq_heartbeat_age_seconds",
+                "Seconds since the latest Dramatiq heartbeat on Redis from another process;"
+                " workers record one at every fetch, API processes at every send.",
+            ),
+            GaugeMetricFamily(
+                "cms_dramatiq_live_processes",
+                "Other processes with a Dramatiq heartbeat on Redis within the broker's"
+                " heartbeat timeout (60 s by default): workers, and API processes that sent"
+                " a message.",
+            ),
+        ]
+        return {family.name: family for family in families}
 
 
 class Metrics:
     """The metrics of one app and the ``/metrics`` endpoint that serves them."""
 
-    def __init__(self, container: Container, broker: Callable[[], dramatiq.Broker | None]) -> None:
+    def __init__(self, container: Container, broker: BrokerProbe) -> None:
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
@@ -201,17 +295,8 @@ class Metrics:
             ["method", "route", "status"],
             registry=self.registry,
         )
-        self.escalations = Counter(
-            "cms_escalations",
-            "Automatic escalations for a missed deadline, by deadline step.",
-            ["deadline"],
-            registry=self.registry,
-        )
-        # Both series exist from the start, so a rate over them never lacks its first sample.
-        for step in DeadlineStep:
-            self.escalations.labels(deadline=step.value)
-        self.registry.register(ProjectionCollector(container))
-        self.registry.register(QueueDepthCollector(broker))
+        self.registry.register(StoreCollector(container))
+        self.registry.register(BrokerCollector(broker))
 
     def count_request(self, method: str, route: str, status: int) -> None:
         method_label = method if method in _HTTP_METHODS else "other"
@@ -220,9 +305,6 @@ class Metrics:
     def observe_graphql(self, operation_name: str | None, seconds: float) -> None:
         label = self.operation_labels.label(operation_name)
         self.graphql_duration.labels(operation=label).observe(seconds)
-
-    def count_escalation(self, step: DeadlineStep) -> None:
-        self.escalations.labels(deadline=step.value).inc()
 
     async def endpoint(self, request: Request) -> Response:
         """Serve the registry in the text format, or in OpenMetrics when the Accept header
@@ -238,5 +320,4 @@ __all__ = [
     "UNKNOWN_OPERATION",
     "Metrics",
     "OperationLabels",
-    "queue_depths",
 ]

@@ -109,6 +109,20 @@ class Settings(BaseSettings):
         description="events a subscriber may fall behind before its subscription ends",
     )
     demo_data: bool = Field(default=True, description="lodge demo complaints on an empty store")
+    probe_timeout_seconds: int = Field(
+        default=3,
+        ge=2,
+        le=60,
+        description="how long /readyz and /metrics wait for the database or the broker to"
+        " connect or answer one request, in whole seconds (libpq's minimum is 2)",
+    )
+    ready_max_lag_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        le=86_400,
+        description="/readyz returns 503 when a projection has not applied an event recorded"
+        " this many seconds ago; 0 turns the check off",
+    )
     # Complainant notifications. Without a gateway URL, messages of that channel are
     # appended to CMS_DATA_DIR/sent_messages.jsonl instead (the embedded default).
     sms_gateway_url: str | None = Field(default=None, description="HTTP(S) SMS gateway")

@@ -31,6 +31,8 @@ from cms_graph.bootstrap import Container, build_container
 from cms_graph.domain.errors import Unauthenticated
 from cms_graph.graphql.context import Context, authenticate_connection, build_context
 from cms_graph.graphql.schema import build_schema
+from cms_graph.health.broker import BrokerProbe
+from cms_graph.health.readiness import readiness
 from cms_graph.metrics import Metrics
 from cms_graph.request_middleware import RequestContextMiddleware
 from cms_graph.settings import Settings
@@ -235,10 +237,8 @@ def create_app(
     """
     state: dict[str, Any] = {}
     container = container or build_container(settings)
-    metrics = Metrics(container, broker=lambda: state.get("broker"))
-    # NOTE: escalations made by a separate 'cms-graph worker' process are not counted,
-    # because that process serves no metrics.
-    container.escalations.escalation_listeners.append(metrics.count_escalation)
+    broker_probe = BrokerProbe(lambda: state.get("broker"), settings.probe_timeout_seconds)
+    metrics = Metrics(container, broker_probe)
     tokens = TokenService(
         settings.signing_secret(), issuer=settings.jwt_issuer, units=container.units
     )
@@ -262,6 +262,7 @@ def create_app(
         try:
             yield
         finally:
+            broker_probe.close()
             await container.event_feed.stop()
             if handle is not None:
                 handle.stop()
@@ -273,7 +274,7 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     async def readyz(_request: Request) -> JSONResponse:
-        report = await run_in_threadpool(readiness, container, state.get("broker"))
+        report = await run_in_threadpool(readiness, container, broker_probe)
         return JSONResponse(report, status_code=200 if report["ready"] else 503)
 
     routes = [
@@ -290,52 +291,4 @@ def create_app(
     )
 
 
-def readiness(container: Container, broker: Any) -> dict[str, Any]:
-    """Check the event store and broker; report each projection's position and lag."""
-    report: dict[str, Any] = {"ready": True, "checks": {}, "projections": {}}
-    try:
-        head = container.event_store.recorder.max_notification_id() or 0
-        report["checks"]["eventStore"] = "ok"
-    except Exception as error:  # any failure means not ready, and the probe must return
-        logger.warning("readiness: event store unreachable: %s", error)
-        report["checks"]["eventStore"] = f"failed: {type(error).__name__}"
-        report["ready"] = False
-        head = None
-    report["checks"]["broker"] = broker_status(broker)
-    if report["checks"]["broker"] != "ok":
-        report["ready"] = False
-    for runner in container.projections:
-        if head is None:
-            # The positions are stored in the event store's database, so reading them
-            # would only wait for the same connection timeout once more per projection.
-            report["projections"][runner.name] = {"position": None, "lag": None}
-            continue
-        try:
-            position = runner.position()
-        except Exception as error:
-            logger.warning("readiness: projection %s unreadable: %s", runner.name, error)
-            report["ready"] = False
-            continue
-        report["projections"][runner.name] = {
-            "position": position,
-            "lag": max(0, head - position),
-        }
-    return report
-
-
-def broker_status(broker: Any) -> str:
-    if broker is None:
-        return "not started"
-    try:
-        client = getattr(broker, "client", None)
-        if client is not None:
-            client.ping()
-        elif hasattr(broker, "connection"):
-            broker.connection  # noqa: B018  # opening the connection is the check
-        return "ok"
-    except Exception as error:
-        logger.warning("readiness: broker unreachable: %s", error)
-        return f"failed: {type(error).__name__}"
-
-
-__all__ = ["create_app", "is_request_error", "readiness", "response_media_type"]
+__all__ = ["create_app", "is_request_error", "response_media_type"]

@@ -251,11 +251,37 @@ def test_escalation_counter(client: httpx.Client, container: Container, clock: M
     clock.advance(timedelta(hours=8, seconds=1))
 
     outcomes = container.escalations.sweep()
+    before_projection = scrape(client)
+    container.catch_up_all()
     samples = scrape(client)
 
+    total = "cms_escalations_recorded_total"
     assert outcomes == {EscalationOutcome.ESCALATED: 1}
-    assert sample(samples, "cms_escalations_total", deadline="FIRST_CONTACT") == 1.0
-    assert sample(samples, "cms_escalations_total", deadline="REPLY") == 0.0
+    # The count comes from the escalation log, which the escalations projection writes.
+    assert sample(before_projection, total, deadline="FIRST_CONTACT") == 0.0
+    assert sample(samples, total, deadline="FIRST_CONTACT") == 1.0
+    assert sample(samples, total, deadline="REPLY") == 0.0
+
+
+def test_escalation_counter_other_process(tmp_path: Path, postgres_url: str) -> None:
+    settings = make_settings(tmp_path, postgres_url)
+    api = build_container(settings)
+    # A second container on the same database stands for a 'cms-graph worker' process.
+    worker_clock = ManualClock(datetime.now(UTC))
+    worker = build_container(settings, clock=worker_clock)
+    try:
+        with serving(create_app(settings, container=api, run_workers=False)) as client:
+            lodge(client)
+            worker.catch_up_all()
+            worker_clock.advance(timedelta(hours=8, seconds=1))
+            outcomes = worker.escalations.sweep()
+            worker.catch_up_all()
+            samples = scrape(client)
+    finally:
+        worker.close()
+
+    assert outcomes == {EscalationOutcome.ESCALATED: 1}
+    assert sample(samples, "cms_escalations_recorded_total", deadline="FIRST_CONTACT") == 1.0
 
 
 def test_queue_depth_in_process(client: httpx.Client) -> None:
@@ -263,9 +289,13 @@ def test_queue_depth_in_process(client: httpx.Client) -> None:
 
     samples = scrape(client)
 
+    depth = "cms_queue_depth_messages"
     # The commit sent one catch-up message, and no worker runs to take it.
-    assert sample(samples, "cms_queue_depth_messages", queue="projections") == 1.0
-    assert sample(samples, "cms_queue_depth_messages", queue="escalations") == 0.0
+    assert sample(samples, depth, queue="projections", kind="ready") == 1.0
+    assert sample(samples, depth, queue="escalations", kind="ready") == 0.0
+    assert sample(samples, depth, queue="escalations", kind="delayed") == 0.0
+    assert sample(samples, depth, queue="escalations", kind="dead") == 0.0
+    assert sample(samples, "cms_broker_up") == 1.0
 
 
 @pytest.fixture
@@ -288,10 +318,13 @@ def test_queue_depth_on_redis(
         scheduled = scrape(client)
 
     depth = "cms_queue_depth_messages"
-    assert sample(lodged, depth, queue="projections") == 1.0
-    assert sample(lodged, depth, queue="escalations.DQ") == 0.0
-    assert sample(scheduled, depth, queue="escalations.DQ") == 1.0
-    assert sample(scheduled, depth, queue="escalations") == 0.0
+    assert sample(lodged, depth, queue="projections", kind="ready") == 1.0
+    assert sample(lodged, depth, queue="escalations", kind="delayed") == 0.0
+    assert sample(scheduled, depth, queue="escalations", kind="delayed") == 1.0
+    assert sample(scheduled, depth, queue="escalations", kind="ready") == 0.0
+    assert sample(scheduled, depth, queue="escalations", kind="dead") == 0.0
+    assert sample(scheduled, depth, queue="escalations.DQ", kind="ready") is None
+    assert sample(scheduled, "cms_broker_up") == 1.0
 
 
 def test_log_lines_carry_request_ids(client: httpx.Client, log_output: io.StringIO) -> None:
@@ -497,8 +530,11 @@ def test_readyz_ok(client: httpx.Client) -> None:
     assert response.status_code == 200
     assert body["ready"] is True
     assert body["checks"]["eventStore"] == "ok"
-    assert body["projections"]["complaints"] == {"position": 1, "lag": 0}
-    assert body["projections"]["audit_trail"] == {"position": 0, "lag": 1}
+    assert body["checks"]["projectionLag"] == "ok"
+    assert body["projections"]["complaints"] == {"position": 1, "lag": 0, "lagSeconds": 0.0}
+    assert body["projections"]["audit_trail"]["position"] == 0
+    assert body["projections"]["audit_trail"]["lag"] == 1
+    assert body["projections"]["audit_trail"]["lagSeconds"] >= 0
 
 
 def test_readyz_503_without_database(
@@ -518,4 +554,9 @@ def test_readyz_503_without_database(
     assert unready.status_code == 503
     assert body["ready"] is False
     assert body["checks"]["eventStore"].startswith("failed: ")
-    assert body["projections"]["complaints"] == {"position": None, "lag": None}
+    assert body["checks"]["projectionLag"] == "unknown: the event store is unreachable"
+    assert body["projections"]["complaints"] == {
+        "position": None,
+        "lag": None,
+        "lagSeconds": None,
+    }

@@ -94,3 +94,19 @@ def test_production_whatsapp_needs_gateway(monkeypatch: pytest.MonkeyPatch) -> N
         "invalid settings:\n  settings: Value error, required in production:"
         " CMS_WHATSAPP_GATEWAY_URL (CMS_WHATSAPP_ENABLED is true)"
     )
+
+
+def test_probe_and_lag_limits_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CMS_PROBE_TIMEOUT_SECONDS", "1")
+    monkeypatch.setenv("CMS_READY_MAX_LAG_SECONDS", "-5")
+    with pytest.raises(SettingsError) as raised:
+        load_settings(_env_file=None)
+    message = str(raised.value)
+    assert "CMS_PROBE_TIMEOUT_SECONDS: Input should be greater than or equal to 2" in message
+    assert "CMS_READY_MAX_LAG_SECONDS: Input should be greater than or equal to 0" in message
+
+
+def test_probe_and_lag_defaults(tmp_path: Path) -> None:
+    settings = load_settings(_env_file=None, data_dir=tmp_path)
+    assert settings.probe_timeout_seconds == 3
+    assert settings.ready_max_lag_seconds == 300.0

@@ -157,6 +157,10 @@ class Database(Protocol):
     def read(self) -> Any:
         """Context manager yielding a Cursor for reads."""
 
+    def probe(self, timeout_seconds: int) -> Any:
+        """Context manager yielding a Cursor for health reads that give up within about
+        ``timeout_seconds`` when the database is unreachable or slow."""
+
     def run_script(self, script: str) -> None: ...
 
     def close(self) -> None: ...
@@ -223,6 +227,23 @@ class SQLiteDatabase:
         with self._connection() as connection:
             yield _SQLiteCursor(connection.cursor())
 
+    @contextmanager
+    def probe(self, timeout_seconds: int) -> Iterator[Cursor]:
+        """Yield a Cursor on a read-only connection of its own that waits at most
+        ``timeout_seconds`` for a writer's lock and never creates the file."""
+        connection = sqlite3.connect(
+            f"{self.path.resolve().as_uri()}?mode=ro",
+            uri=True,
+            timeout=timeout_seconds,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        connection.row_factory = sqlite3.Row
+        try:
+            yield _SQLiteCursor(connection.cursor())
+        finally:
+            connection.close()
+
     def run_script(self, script: str) -> None:
         with self._connection() as connection:
             connection.executescript(script)
@@ -249,6 +270,7 @@ class PostgresDatabase:
         """``search_path`` puts a schema in front of ``public``, so unqualified table
         names resolve to its tables first; projection rebuilds use it."""
         self.url = url
+        self._search_path = search_path
         kwargs: dict[str, Any] = {"row_factory": dict_row, "autocommit": True}
         if search_path is not None:
             kwargs["options"] = f"-c search_path={search_path}"
@@ -280,6 +302,34 @@ class PostgresDatabase:
         """Yield a Cursor on which each statement is a transaction of its own, which
         saves the round trips of BEGIN and COMMIT for a write of one statement."""
         with self.pool.connection() as connection, connection.cursor() as cursor:
+            yield _PostgresCursor(cursor)
+
+    @contextmanager
+    def probe(self, timeout_seconds: int) -> Iterator[Cursor]:
+        """Yield a Cursor on a new connection, outside the pool, for health reads.
+
+        The pool would wait up to 30 s for a connection, and the event store's recorder
+        retries for minutes, so a probe could hang that long when the server is down.
+        Here the connect (``connect_timeout``, per address tried), each statement
+        (``statement_timeout``) and unacknowledged writes to the socket
+        (``tcp_user_timeout``, Linux only) are limited to ``timeout_seconds``, and
+        nothing is retried. libpq raises a connect timeout below 2 seconds to 2.
+        """
+        milliseconds = timeout_seconds * 1000
+        options = f"-c statement_timeout={milliseconds}"
+        if self._search_path is not None:
+            options += f" -c search_path={self._search_path}"
+        with (
+            psycopg.connect(
+                self.url,
+                connect_timeout=timeout_seconds,
+                tcp_user_timeout=milliseconds,
+                options=options,
+                autocommit=True,
+                row_factory=dict_row,
+            ) as connection,
+            connection.cursor() as cursor,
+        ):
             yield _PostgresCursor(cursor)
 
     def run_script(self, script: str) -> None:

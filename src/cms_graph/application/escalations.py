@@ -57,9 +57,6 @@ class EscalationService:
         self.units = units
         self.clock = clock
         self.after_commit = after_commit
-        # Called with the missed deadline's step after each escalation is stored. The web
-        # layer adds one that counts escalations for its metrics.
-        self.escalation_listeners: list[Callable[[DeadlineStep], None]] = []
 
     def escalate_if_due(
         self,
@@ -114,8 +111,6 @@ class EscalationService:
             due_at.isoformat(),
         )
         self.after_commit(notification_id)
-        for listener in self.escalation_listeners:
-            listener(step)
         return EscalationOutcome.ESCALATED
 
     def due_deadlines(self, limit: int = 1000) -> list[ScheduledDeadline]:
