@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 import redis
+from dramatiq.brokers.redis import RedisBroker
 
 from cms_graph.bootstrap import Container, build_container
 from cms_graph.logging_setup import build_handler
@@ -68,6 +69,15 @@ def redis_server() -> str:
             f"Redis is required at {REDIS_URL} (set CMS_TEST_REDIS_URL): {error}", pytrace=False
         )
     return REDIS_URL
+
+
+@pytest.fixture
+def redis_broker(redis_server: str) -> Iterator[RedisBroker]:
+    """Return a Redis broker in a namespace of its own, flushed after the test."""
+    broker = RedisBroker(url=redis_server, namespace=f"cms-test-{uuid.uuid4().hex[:8]}")
+    yield broker
+    broker.flush_all()
+    broker.close()
 
 
 def make_settings(data_dir: Path, database_url: str | None = None, **overrides: object) -> Settings:

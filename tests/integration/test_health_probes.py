@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import socket
 import threading
-import uuid
 from collections.abc import Coroutine, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -274,14 +273,6 @@ def test_unsent_messages_counted(tmp_path: Path, postgres_url: str) -> None:
     assert sample(after, unsent, channel="SMS", status="FAILED") == 0.0
     assert sample(after, unsent, channel="WHATSAPP", status="SKIPPED") == 0.0
     assert sample(after, "cms_webhook_deliveries_failed") == 0.0
-
-
-@pytest.fixture
-def redis_broker(redis_server: str) -> Iterator[RedisBroker]:
-    broker = RedisBroker(url=redis_server, namespace=f"cms-ops-{uuid.uuid4().hex[:8]}")
-    yield broker
-    broker.flush_all()
-    broker.close()
 
 
 def always_fails() -> None:

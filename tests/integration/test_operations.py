@@ -14,7 +14,6 @@ import re
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -296,14 +295,6 @@ def test_queue_depth_in_process(client: httpx.Client) -> None:
     assert sample(samples, depth, queue="escalations", kind="delayed") == 0.0
     assert sample(samples, depth, queue="escalations", kind="dead") == 0.0
     assert sample(samples, "cms_broker_up") == 1.0
-
-
-@pytest.fixture
-def redis_broker(redis_server: str) -> Iterator[RedisBroker]:
-    broker = RedisBroker(url=redis_server, namespace=f"cms-ops-{uuid.uuid4().hex[:8]}")
-    yield broker
-    broker.flush_all()
-    broker.close()
 
 
 def test_queue_depth_on_redis(
