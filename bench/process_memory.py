@@ -31,6 +31,8 @@ SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 BROKER = "redis://127.0.0.1:6379/13"
 SECRET = "benchmark-secret-benchmark-secret-0123456789"
 PORT = 8197
+# Seconds to wait for the API to answer /healthz; a busy machine needs more than 20.
+STARTUP_SECONDS = 60
 PAGE = """query($after: String) { complaints(first: 50, after: $after) {
   pageInfo { hasNextPage endCursor } edges { node { id trackingNumber status unitId
   escalationLevel lodgedAt timeline { eventType } } } } }"""
@@ -41,6 +43,13 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmHWM for process {pid}")
+
+
+def api_ready() -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{PORT}/healthz").status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def main() -> None:
@@ -63,12 +72,11 @@ def main() -> None:
     api = subprocess.Popen([*command, "serve"], env=environment, stderr=subprocess.DEVNULL)
     worker = subprocess.Popen([*command, "worker"], env=environment, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"http://127.0.0.1:{PORT}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        ready_by = time.monotonic() + STARTUP_SECONDS
+        while not api_ready():
+            if time.monotonic() > ready_by:
+                raise SystemExit(f"the API did not answer /healthz within {STARTUP_SECONDS} s")
+            time.sleep(0.2)
         subprocess.run(
             [
                 *command,
