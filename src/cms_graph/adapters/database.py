@@ -23,6 +23,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from cms_graph.adapters.pool_checks import ReadableSocketCheck
+
 Dialect = Literal["sqlite", "postgres"]
 Row = Mapping[str, Any]
 
@@ -274,6 +276,7 @@ class PostgresDatabase:
         kwargs: dict[str, Any] = {"row_factory": dict_row, "autocommit": True}
         if search_path is not None:
             kwargs["options"] = f"-c search_path={search_path}"
+        check = ReadableSocketCheck()
         self.pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
             url,
             min_size=min_size,
@@ -281,7 +284,9 @@ class PostgresDatabase:
             kwargs=kwargs,
             open=True,
             name="cms-graph",
+            check=check,
         )
+        check.pool = self.pool
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:

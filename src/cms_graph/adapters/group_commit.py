@@ -39,6 +39,8 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
+from cms_graph.adapters.pool_checks import ReadableSocketCheck
+
 logger = logging.getLogger(__name__)
 
 # A bound on the events of one group, so one transaction and its statement stay small.
@@ -72,6 +74,9 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
     ) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
+        # The library offers only a full check on every checkout (POSTGRES_PRE_PING), so
+        # its pool gets the cheaper one here. psycopg_pool reads _check at each checkout.
+        datastore.pool._check = ReadableSocketCheck(datastore.pool)
         self._queue: list[SaveRequest] = []
         self._leader_active = False
         self._mutex = threading.Lock()
