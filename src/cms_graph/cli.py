@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -200,11 +200,34 @@ def projections() -> None:
 
 @projections.command("status")
 def projections_status() -> None:
-    """Print each projection's position and lag."""
-    container = _container(_settings())
-    for runner in container.projections:
-        click.echo(f"{runner.name}: position {runner.position()}, lag {runner.lag()}")
-    container.close()
+    """Print each projection's position, lag in events and lag age in seconds.
+
+    The lag age is how long ago the oldest event the projection has not applied was
+    recorded: it keeps rising while a projection is stuck or its worker is stopped.
+    """
+    from cms_graph.health.store import EventLogTable, read_head, read_progress
+
+    settings = _settings()
+    container = _container(settings)
+    try:
+        database = container.database
+        log = EventLogTable.of(container.event_store, database.dialect)
+        with database.read() as cursor:
+            progress = read_progress(
+                cursor,
+                log,
+                container.event_store.mapper,
+                [runner.name for runner in container.projections],
+                read_head(cursor, log),
+                datetime.now(UTC),
+            )
+        for entry in progress:
+            click.echo(
+                f"{entry.name}: position {entry.position}, lag {entry.lag_events}"
+                f" events, {entry.lag_seconds:.1f} s"
+            )
+    finally:
+        container.close()
 
 
 @projections.command("catch-up")

@@ -236,3 +236,21 @@ def test_cli_unknown_lists_rebuildable(tmp_path: Path) -> None:
     for name in sorted(NOT_REBUILDABLE):
         assert any(line.startswith(f"  {name}: ") for line in lines), name
     assert "%|" not in result.stderr
+
+
+def test_cli_status_shows_lag_age(tmp_path: Path) -> None:
+    container = build_container(make_settings(tmp_path))
+    try:
+        lodge_many(container, 2)
+        # One more lodging: the complaint view applies it inline, the others lag behind.
+        container.complaints.lodge(Principal.anonymous(), lodge_command())
+        head = container.event_store.recorder.max_notification_id()
+    finally:
+        container.close()
+
+    result = CliRunner().invoke(main, ["projections", "status"], env=cli_environment(tmp_path))
+
+    lines = dict(line.split(": ", 1) for line in result.stdout.splitlines())
+    assert result.exit_code == 0, result.output
+    assert lines["complaints"] == f"position {head}, lag 0 events, 0.0 s"
+    assert lines["escalations"].startswith(f"position {head - 1}, lag 1 events, ")
