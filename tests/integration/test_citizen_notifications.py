@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -589,11 +588,9 @@ def run_redis_workers(broker: RedisBroker, count: int) -> None:
 
 
 @pytest.fixture
-def redis_broker(redis_server: str) -> Iterator[RedisBroker]:
-    broker = RedisBroker(url=redis_server, namespace=f"cms-test-{uuid.uuid4().hex[:8]}")
-    yield broker
-    broker.flush_all()
-    broker.close()
+def redis_broker(redis_broker: RedisBroker) -> Iterator[RedisBroker]:
+    """The shared broker fixture, leaving no container installed for the actors."""
+    yield redis_broker
     use_container(None)
 
 

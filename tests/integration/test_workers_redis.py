@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from uuid import uuid4
 
 import dramatiq
-import pytest
 from dramatiq.brokers.redis import RedisBroker
 
 from cms_graph.adapters.policy_files import load_policy
@@ -21,14 +18,6 @@ from cms_graph.workers.actors import PROJECTIONS_QUEUE, catch_up_projections
 from cms_graph.workers.process import connect_broker
 from cms_graph.workers.runtime import use_container
 from tests.factories import lodge_command
-
-
-@pytest.fixture
-def redis_broker(redis_server: str) -> Iterator[RedisBroker]:
-    broker = RedisBroker(url=redis_server, namespace=f"cms-test-{uuid.uuid4().hex[:8]}")
-    yield broker
-    broker.flush_all()
-    broker.close()
 
 
 def store_without_projection(container: Container, count: int) -> None:
