@@ -31,7 +31,7 @@ SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 BROKER = "redis://127.0.0.1:6379/13"
 SECRET = "benchmark-secret-benchmark-secret-0123456789"
 PORT = 8197
-# Seconds to wait for the API to answer /healthz; a busy machine needs more than 20.
+# Seconds to wait for /healthz to return 200. A busy machine can take more than 20.
 STARTUP_SECONDS = 60
 PAGE = """query($after: String) { complaints(first: 50, after: $after) {
   pageInfo { hasNextPage endCursor } edges { node { id trackingNumber status unitId
@@ -75,7 +75,9 @@ def main() -> None:
         ready_by = time.monotonic() + STARTUP_SECONDS
         while not api_ready():
             if time.monotonic() > ready_by:
-                raise SystemExit(f"the API did not answer /healthz within {STARTUP_SECONDS} s")
+                raise SystemExit(
+                    f"/healthz did not return 200 within {STARTUP_SECONDS} s; is port {PORT} free?"
+                )
             time.sleep(0.2)
         subprocess.run(
             [
