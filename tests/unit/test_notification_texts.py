@@ -14,7 +14,6 @@ from cms_graph.adapters.message_gateways import (
     GatewayError,
     HttpMessageGateway,
     OutgoingMessage,
-    mask_phone,
 )
 from cms_graph.application.notification_texts import (
     MESSAGE_TEMPLATES,
@@ -111,13 +110,11 @@ def test_missing_parameter_raises() -> None:
         render_message(NotificationStep.LODGED, Language.EN, NotificationChannel.SMS, {})
 
 
-def test_mask_phone_keeps_last_two() -> None:
-    assert mask_phone(PHONE) == "***********67"
-
-
-def test_message_repr_masks_phone() -> None:
-    assert PHONE not in repr(message())
-    assert "67" in repr(message())
+def test_message_repr_hides_phone() -> None:
+    shown = repr(message())
+    assert PHONE not in shown
+    assert PHONE[-4:] not in shown
+    assert "phone=<hidden>" in shown
 
 
 def gateway_answering(status: int, seen: list[httpx.Request]) -> HttpMessageGateway:

@@ -3,8 +3,8 @@
 ``HttpMessageGateway`` posts each message as JSON to a provider's endpoint with a bearer
 token and an ``Idempotency-Key`` header, so the provider can drop a message it already
 accepted. ``FileMessageGateway`` is the embedded default: it appends each message as one
-JSON line to a file, which takes the place of the phone network. Log lines and errors show a
-phone number only masked, and never the token.
+JSON line to a file, which takes the place of the phone network. Log lines, errors and the
+message's repr show neither the phone number, not even in part, nor the token.
 """
 
 from __future__ import annotations
@@ -28,11 +28,6 @@ logger = logging.getLogger(__name__)
 RETRYABLE_CLIENT_STATUSES = frozenset({408, 409, 425, 429})
 
 
-def mask_phone(phone: str) -> str:
-    """Return the phone with all but its last two digits hidden, for logs."""
-    return "*" * max(0, len(phone) - 2) + phone[-2:]
-
-
 @dataclass(frozen=True)
 class OutgoingMessage:
     idempotency_key: str
@@ -45,7 +40,7 @@ class OutgoingMessage:
     def __repr__(self) -> str:
         return (
             f"OutgoingMessage(idempotency_key={self.idempotency_key!r},"
-            f" channel={self.channel!r}, phone={mask_phone(self.phone)!r},"
+            f" channel={self.channel!r}, phone=<hidden>,"
             f" language={self.language!r}, template={self.template!r})"
         )
 
@@ -110,12 +105,7 @@ class HttpMessageGateway:
         except httpx.TransportError as error:
             raise GatewayError(f"{self.name} gateway unreachable: {type(error).__name__}") from None
         if response.is_success:
-            logger.debug(
-                "%s gateway accepted %s for %s",
-                self.name,
-                message.idempotency_key,
-                mask_phone(message.phone),
-            )
+            logger.debug("%s gateway accepted %s", self.name, message.idempotency_key)
             return
         status = response.status_code
         retryable = status >= 500 or status in RETRYABLE_CLIENT_STATUSES
@@ -157,13 +147,7 @@ class FileMessageGateway:
                     file.write(line + "\n")
         except OSError as error:
             raise GatewayError(f"cannot append to {self.path}: {error.strerror}") from None
-        logger.info(
-            "%s %s for %s written to %s",
-            message.channel,
-            message.idempotency_key,
-            mask_phone(message.phone),
-            self.path,
-        )
+        logger.info("%s %s written to %s", message.channel, message.idempotency_key, self.path)
 
     def close(self) -> None:
         pass
@@ -193,5 +177,4 @@ __all__ = [
     "MessageGateway",
     "OutgoingMessage",
     "build_gateways",
-    "mask_phone",
 ]
