@@ -17,7 +17,12 @@ from urllib.parse import urlsplit
 import psycopg
 
 from cms_graph.adapters.clock import Clock, SystemClock
-from cms_graph.adapters.database import Database, PostgresDatabase, SQLiteDatabase
+from cms_graph.adapters.database import (
+    Database,
+    PostgresDatabase,
+    SQLiteDatabase,
+    connection_failure_text,
+)
 from cms_graph.adapters.event_store import (
     ComplaintEventStore,
     event_store_env,
@@ -240,18 +245,6 @@ def check_postgres(url: str, timeout_seconds: int = 5) -> None:
             " Check CMS_DATABASE_URL. If the database does not exist, create it first"
             " (createdb)."
         ) from None
-
-
-def connection_failure_text(error: psycopg.OperationalError) -> str:
-    """Return the driver's message as one line of sentences that each end in punctuation.
-
-    libpq's messages span lines, indent hints with a tab and end some lines without a
-    full stop, such as "failed: Connection refused" followed by a hint on the next line.
-    """
-    text = str(error).strip().removeprefix("connection failed:")
-    lines = [" ".join(line.split()) for line in text.splitlines()]
-    sentences = [line if line.endswith((".", "?", "!")) else f"{line}." for line in lines if line]
-    return " ".join(sentences) or f"{type(error).__name__}."
 
 
 def open_database(settings: Settings) -> Database:

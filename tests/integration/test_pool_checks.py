@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import select
 import time
 
@@ -35,18 +36,24 @@ def end_other_backends(url: str) -> int:
     return ended[0] if ended is not None else 0
 
 
-def test_lodging_after_backends_ended(postgres_container: Container, postgres_url: str) -> None:
+def test_lodging_after_backends_ended(
+    postgres_container: Container, postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     # Fill both pools: the event store's and the project tables'.
     for _ in range(3):
         postgres_container.complaints.lodge(Principal.anonymous(), lodge_command())
 
     ended = end_other_backends(postgres_url)
+    caplog.set_level(logging.INFO, logger="cms_graph.adapters.pool_checks")
     result = postgres_container.complaints.lodge(Principal.anonymous(), lodge_command())
     page = postgres_container.queries.page(COMPLAINT_CELL, ComplaintFilter())
 
     assert ended >= 2
     assert result.tracking_number
     assert page.total_count == 4
+    for pool in ("event-store", "cms-graph"):
+        assert f"pool {pool} lost a connection; testing the idle ones" in caplog.messages
+        assert any(m.startswith(f"pool {pool} replaced ") for m in caplog.messages), pool
 
 
 def test_readable_live_connection_kept(postgres_url: str) -> None:

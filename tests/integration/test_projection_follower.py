@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
+
+import psycopg
+import pytest
 
 from cms_graph.bootstrap import Container
 from cms_graph.workers.follower import ProjectionFollower
@@ -60,3 +65,37 @@ def test_polling_follower_on_sqlite(sqlite_container: Container) -> None:
     finally:
         follower.stop()
     assert sqlite_container.complaint_projection.position() == 3
+
+
+def test_follower_reconnects_after_backend_ended(
+    postgres_container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    ran = threading.Event()
+    url = postgres_container.settings.database_url
+    assert url is not None
+    follower = ProjectionFollower(
+        counting(postgres_container, ran), database_url=url, poll_seconds=0.2
+    )
+    caplog.set_level(logging.INFO, logger="cms_graph.workers.follower")
+    follower.start()
+    try:
+        assert follower.ready.wait(WAIT_LIMIT_SECONDS)
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+            )
+        for _ in range(int(WAIT_LIMIT_SECONDS / 0.1)):
+            if "projection follower reconnected" in caplog.messages:
+                break
+            time.sleep(0.1)
+        store_without_projection(postgres_container, 2)
+        assert wait_for_catch_up(postgres_container, ran)
+    finally:
+        follower.stop()
+
+    lost = [m for m in caplog.messages if m.startswith("projection follower lost its connection")]
+    assert len(lost) == 1
+    assert "\n" not in lost[0]
+    assert "\t" not in lost[0]
+    assert "projection follower reconnected" in caplog.messages

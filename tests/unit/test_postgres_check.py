@@ -7,7 +7,8 @@ import socket
 import psycopg
 import pytest
 
-from cms_graph.bootstrap import DatabaseUnavailable, check_postgres, connection_failure_text
+from cms_graph.adapters.database import connection_failure_text
+from cms_graph.bootstrap import DatabaseUnavailable, check_postgres
 
 REFUSED = (
     'connection failed: connection to server at "127.0.0.1", port 5999 failed:'

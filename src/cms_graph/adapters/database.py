@@ -355,6 +355,18 @@ def in_clause(name: str, values: Sequence[Any], parameters: dict[str, Any]) -> s
     return "(" + ", ".join(placeholders) + ")"
 
 
+def connection_failure_text(error: psycopg.OperationalError) -> str:
+    """Return the driver's message as one line of sentences that each end in punctuation.
+
+    libpq's messages span lines, indent hints with a tab and end some lines without a
+    full stop, such as "failed: Connection refused" followed by a hint on the next line.
+    """
+    text = str(error).strip().removeprefix("connection failed:")
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    sentences = [line if line.endswith((".", "?", "!")) else f"{line}." for line in lines if line]
+    return " ".join(sentences) or f"{type(error).__name__}."
+
+
 __all__ = [
     "Cursor",
     "Database",
@@ -362,6 +374,7 @@ __all__ = [
     "PostgresDatabase",
     "Row",
     "SQLiteDatabase",
+    "connection_failure_text",
     "in_clause",
     "to_pyformat",
 ]

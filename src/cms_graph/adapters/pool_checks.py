@@ -50,9 +50,17 @@ class ReadableSocketCheck:
             ConnectionPool.check_connection(connection)
         except psycopg.Error:
             if self.pool is not None:
-                logger.warning("pool %s lost a connection; testing the idle ones", self.pool.name)
-                self.pool.check()
+                self._replace_lost(self.pool)
             raise
+
+    @staticmethod
+    def _replace_lost(pool: ConnectionPool[Any]) -> None:
+        """Test every idle connection of ``pool`` and log how many were lost besides this one."""
+        logger.warning("pool %s lost a connection; testing the idle ones", pool.name)
+        lost_before = pool.get_stats().get("connections_lost", 0)
+        pool.check()
+        lost = pool.get_stats().get("connections_lost", 0) - lost_before
+        logger.info("pool %s replaced %d more lost idle connections", pool.name, lost)
 
 
 __all__ = ["ReadableSocketCheck"]

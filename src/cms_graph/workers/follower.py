@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import psycopg
 
+from cms_graph.adapters.database import connection_failure_text
 from cms_graph.adapters.event_store import EVENTS_TABLE
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ class ProjectionFollower:
         self._stopping = threading.Event()
         # Set once the follower listens (or polls) and has caught up the first time.
         self.ready = threading.Event()
+        # True from a lost connection until LISTEN works again, to log the recovery once.
+        self._connection_lost = False
         self._thread = threading.Thread(target=self._run, name="projection-follower", daemon=True)
 
     def start(self) -> None:
@@ -55,13 +58,20 @@ class ProjectionFollower:
                     self.ready.set()
                     self._stopping.wait(self._poll_seconds)
             except psycopg.OperationalError as error:
-                logger.warning("projection follower lost its connection, retrying: %s", error)
+                self._connection_lost = True
+                logger.warning(
+                    "projection follower lost its connection, retrying: %s",
+                    connection_failure_text(error),
+                )
                 self._stopping.wait(self._poll_seconds)
         logger.info("projection follower stopped")
 
     def _listen(self, url: str) -> None:
         with psycopg.connect(url, autocommit=True) as connection:
             connection.execute(f'LISTEN "{EVENTS_TABLE}"')
+            if self._connection_lost:
+                self._connection_lost = False
+                logger.info("projection follower reconnected")
             self._safe_catch_up()
             self.ready.set()
             while not self._stopping.is_set():
