@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,23 +67,50 @@ def readiness(
     return report
 
 
+class _LagReports:
+    """The projections this process last reported as lagging, so that each readiness
+    probe logs only changes: a projection falling behind, and one catching up."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._behind: set[str] = set()
+
+    def update(self, behind: set[str]) -> tuple[set[str], set[str]]:
+        """Record the projections behind now; return those newly behind and those recovered."""
+        with self._lock:
+            newly_behind, recovered = behind - self._behind, self._behind - behind
+            self._behind = set(behind)
+        return newly_behind, recovered
+
+
+_lag_reports = _LagReports()
+
+
 def lag_check(progress: list[ProjectionProgress], max_lag_seconds: float) -> str:
     """Return ``ok``, ``off``, or ``failed: …`` naming each projection whose lag age
-    exceeds ``max_lag_seconds``."""
+    exceeds ``max_lag_seconds``.
+
+    A projection is logged once when it falls behind the limit and once when it is back
+    within it, not at every probe.
+    """
     if max_lag_seconds == 0:
         return "off"
     behind = [entry for entry in progress if entry.lag_seconds > max_lag_seconds]
+    newly_behind, recovered = _lag_reports.update({entry.name for entry in behind})
+    for entry in behind:
+        if entry.name in newly_behind:
+            logger.warning(
+                "readiness: projection %s has not applied an event recorded %.0f s ago"
+                " (%d events behind, limit %g s)",
+                entry.name,
+                entry.lag_seconds,
+                entry.lag_events,
+                max_lag_seconds,
+            )
+    for name in sorted(recovered):
+        logger.info("readiness: projection %s is within the lag limit again", name)
     if not behind:
         return "ok"
-    for entry in behind:
-        logger.warning(
-            "readiness: projection %s has not applied an event recorded %.0f s ago"
-            " (%d events behind, limit %g s)",
-            entry.name,
-            entry.lag_seconds,
-            entry.lag_events,
-            max_lag_seconds,
-        )
     details = ", ".join(f"{entry.name} {entry.lag_seconds:.0f} s" for entry in behind)
     return (
         f"failed: oldest unapplied event older than {max_lag_seconds:g} s in {details};"
