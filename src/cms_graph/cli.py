@@ -199,11 +199,18 @@ def projections() -> None:
 
 
 @projections.command("status")
-def projections_status() -> None:
+@click.option(
+    "--max-lag-seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Exit with status 1 when a projection's lag age exceeds this many seconds.",
+)
+def projections_status(max_lag_seconds: float | None) -> None:
     """Print each projection's position, lag in events and lag age in seconds.
 
     The lag age is how long ago the oldest event the projection has not applied was
     recorded: it keeps rising while a projection is stuck or its worker is stopped.
+    With --max-lag-seconds, a script or a cron job can use the exit status as a check.
     """
     from cms_graph.health.store import EventLogTable, read_head, read_progress
 
@@ -228,6 +235,13 @@ def projections_status() -> None:
             )
     finally:
         container.close()
+    if max_lag_seconds is not None:
+        behind = [entry.name for entry in progress if entry.lag_seconds > max_lag_seconds]
+        if behind:
+            raise click.ClickException(
+                f"lag age above {max_lag_seconds:g} s in {', '.join(behind)};"
+                " check that the workers run"
+            )
 
 
 @projections.command("catch-up")

@@ -254,3 +254,25 @@ def test_cli_status_shows_lag_age(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert lines["complaints"] == f"position {head}, lag 0 events, 0.0 s"
     assert lines["escalations"].startswith(f"position {head - 1}, lag 1 events, ")
+
+
+def test_cli_status_exit_on_lag(tmp_path: Path) -> None:
+    container = build_container(make_settings(tmp_path))
+    try:
+        # The complaint view applies this lodging inline; the other projections lag.
+        container.complaints.lodge(Principal.anonymous(), lodge_command())
+    finally:
+        container.close()
+    environment = cli_environment(tmp_path)
+
+    lagging = CliRunner().invoke(
+        main, ["projections", "status", "--max-lag-seconds", "0.0001"], env=environment
+    )
+    within = CliRunner().invoke(
+        main, ["projections", "status", "--max-lag-seconds", "3600"], env=environment
+    )
+
+    assert lagging.exit_code == 1
+    assert "lag age above 0.0001 s in escalations," in lagging.stderr
+    assert "complaints" not in lagging.stderr
+    assert within.exit_code == 0, within.output
