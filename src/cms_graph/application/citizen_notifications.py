@@ -301,7 +301,7 @@ class CitizenNotificationSender:
         if final or attempt >= self.max_attempts:
             self._settle(key, attempt, DeliveryStatus.FAILED, reason)
             logger.error(
-                "%s %s failed after %d attempts: %s", key.channel.value, key, attempt, reason
+                "%s %s failed after %d attempt(s): %s", key.channel.value, key, attempt, reason
             )
             return SendOutcome.FAILED
 

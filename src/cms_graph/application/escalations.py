@@ -72,7 +72,7 @@ class EscalationService:
             try:
                 return self._escalate_once(complaint_id, step, due_at, correlation_id)
             except Conflict:
-                logger.info("complaint %s changed during escalation; reloading", complaint_id)
+                logger.debug("complaint %s changed during escalation; reloading", complaint_id)
         raise Conflict(
             f"complaint {complaint_id} kept changing during escalation; the sweep retries it"
         )
@@ -150,7 +150,8 @@ class EscalationService:
                 )
             counts[outcome] = counts.get(outcome, 0) + 1
         if counts:
-            logger.info("deadline sweep: %s", {k.value: v for k, v in counts.items()})
+            outcomes = ", ".join(f"{outcome.value.lower()} {n}" for outcome, n in counts.items())
+            logger.info("deadline sweep: %s", outcomes)
         return counts
 
 

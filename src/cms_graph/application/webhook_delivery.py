@@ -255,7 +255,7 @@ class WebhookSender:
                 values,
             )
             logger.warning(
-                "webhook delivery %s failed after %d attempts: %s",
+                "webhook delivery %s failed after %d attempt(s): %s",
                 delivery_id,
                 attempts,
                 result.error,
