@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,28 @@ _TOO_COMPLEX_MARKERS = (
     "Maximum introspection depth exceeded",
     "tokens. Parsing aborted",
 )
+
+
+# graphql-core's message for a variable that does not fit its type, with the path inside
+# the variable when there is one: "Variable '$c' has invalid value at .phone: <reason>".
+_VARIABLE_ERROR = re.compile(r"(Variable '\$\w+' has invalid value(?: at [^:]*)?): (.*)", re.DOTALL)
+
+
+def without_input_values(message: str) -> str:
+    """Return a variable error's message without the values it echoes.
+
+    graphql-core quotes the caller's value, such as a whole complainant input with name,
+    phone and CNIC ("…, found: {'name': …}") or a scalar ("non-integer value: 'abc'").
+    A proxy that logs error responses would then store personal data, so the message
+    keeps the variable, the path and the reason, and drops the value.
+    """
+    match = _VARIABLE_ERROR.fullmatch(message)
+    if match is None:
+        return message
+    prefix, reason = match.groups()
+    reason = re.sub(r",? found: .*\Z", "", reason, flags=re.DOTALL)
+    reason = re.sub(r"(value): .*\Z", r"\1", reason, flags=re.DOTALL)
+    return f"{prefix}: {reason.rstrip('.')}."
 
 
 class ErrorCodes(SchemaExtension):
@@ -53,7 +76,7 @@ class ErrorCodes(SchemaExtension):
             too_complex = any(marker in error.message for marker in _TOO_COMPLEX_MARKERS)
             extensions["code"] = "QUERY_TOO_COMPLEX" if too_complex else "BAD_USER_INPUT"
             return GraphQLError(
-                error.message,
+                without_input_values(error.message),
                 nodes=error.nodes,
                 source=error.source,
                 positions=error.positions,
