@@ -77,8 +77,9 @@ class Complaint(Aggregate):
 
     class LegacyRecordImported(Event):
         """The complaint was brought in from another system; ``occurred_at`` is the time
-        of the import. Deadlines missed before the import count from it, so imported
-        backlogs escalate at the policy's interval rather than all at once."""
+        of the import. Deadlines missed before the import count from it, so an open
+        imported complaint escalates no sooner than one interval after the import, not
+        at the import itself. Every such complaint of one import escalates together."""
 
         source: str
         reference: str
