@@ -239,8 +239,8 @@ def projections_status(max_lag_seconds: float | None) -> None:
         behind = [entry.name for entry in progress if entry.lag_seconds > max_lag_seconds]
         if behind:
             raise click.ClickException(
-                f"lag age above {max_lag_seconds:g} s in {', '.join(behind)};"
-                " check that the workers run"
+                f"lag age above {max_lag_seconds:g} s in {', '.join(behind)}."
+                " Check that the workers are running."
             )
 
 

@@ -567,6 +567,9 @@ def test_delivery_messages_carry_correlation_ids(rig: Rig, log_output: io.String
     rescheduled = [
         line for line in log_lines(log_output) if line["event"].startswith("Retrying message")
     ]
+    assert len(attempts) > 1
+    for line in attempts[:-1]:
+        assert line["correlation_id"] == "lodge-1", line
     assert attempts[-1]["correlation_id"] == "replay-9"
     assert len(retried) == 2
     assert len(rescheduled) == 2

@@ -77,7 +77,7 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         # The library offers only a full check on every checkout (POSTGRES_PRE_PING), so
         # its pool gets the cheaper one here. psycopg_pool reads _check at each checkout.
         datastore.pool._check = ReadableSocketCheck(datastore.pool)
-        # Named so that its log lines say which pool they are about.
+        # The name identifies this pool in psycopg_pool's log lines and in ours.
         datastore.pool.name = "event-store"
         self._queue: list[SaveRequest] = []
         self._leader_active = False

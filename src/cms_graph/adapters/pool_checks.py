@@ -2,8 +2,9 @@
 
 A server restart, a failover or ``pg_terminate_backend`` ends the backends behind every
 pooled connection. Unchecked, each of those connections fails the one request that next
-takes it from the pool. psycopg_pool's own check runs an empty query on every checkout,
-a round trip that costs about as much CPU here as a short statement.
+takes it from the pool. psycopg_pool's own check runs an empty query on every checkout.
+That round trip costs the client about as much CPU as a short statement, which is an
+estimate from the ``SELECT 1`` timing in docs/benchmarks.md (0.16 ms of thread CPU).
 
 An idle backend sends nothing unless something happens to it. When it is ended, it
 sends an error message and closes the socket. So this check first polls the idle
@@ -11,10 +12,10 @@ connection's socket, without waiting, and runs the full check only when the sock
 something to read.
 
 A connection that fails the full check means the server probably ended every backend.
-psycopg_pool retries a checkout at once after its first failed check, then after pauses
-of about 1, 2, 4 seconds and so on. Taking the dead connections one by one would add
-those pauses up, so the check also has the pool test all its idle connections at once
-(``ConnectionPool.check``), and the immediate retry finds a live one.
+psycopg_pool (3.3) retries a checkout at once after its first failed check, then after
+pauses of about 1, 2, 4 seconds and so on. Taking the dead connections one by one would
+add those pauses up, so the check also has the pool test all its idle connections at
+once (``ConnectionPool.check``), and the immediate retry finds a live one.
 
 NOTE: a connection cut without a close (a network partition, a host that lost power)
 leaves nothing to read, so it still fails the request that next takes it.

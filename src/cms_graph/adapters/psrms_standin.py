@@ -176,7 +176,7 @@ def create_standin_app(standin: PsrmsStandin) -> Starlette:
                 {"code": "UNAVAILABLE", "message": "the stand-in fails this request on purpose"},
                 status_code=fault.status,
             )
-        if fault is not None and fault.kind != "delay":
+        if fault is not None and fault.kind == "reject":
             return JSONResponse({"code": fault.code, "message": fault.message}, status_code=422)
         try:
             body = await request.json()
@@ -188,7 +188,7 @@ def create_standin_app(standin: PsrmsStandin) -> Starlette:
             return JSONResponse(
                 {"code": rejection.code, "message": rejection.message}, status_code=422
             )
-        if fault is not None:
+        if fault is not None and fault.kind == "delay":
             # The FIR is registered before the delay, as when PSRMS registers it and its
             # reply is lost: a client that timed out gets the same number on retry.
             await asyncio.sleep(fault.seconds)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -191,8 +191,8 @@ class CitizenNotificationSender:
         return self._settle(key, attempt, DeliveryStatus.SENT, None)
 
     def next_notification(self, key: str) -> QueuedNotification | None:
-        """Return the first unsettled later step of the same complaint and channel, which
-        waited for ``key`` to settle; None when there is none."""
+        """Return the first PENDING later step of the same complaint and channel, which
+        waited for ``key`` to settle, or None when there is none."""
         outbox_key = OutboxKey.parse(key)
         with self.database.read() as cursor:
             cursor.execute(
@@ -204,10 +204,8 @@ class CitizenNotificationSender:
             row = cursor.fetchone()
         if row is None:
             return None
-        return QueuedNotification(
-            f"{outbox_key.complaint_id}:{row['version']}:{outbox_key.channel.value}",
-            row["correlation_id"],
-        )
+        following = replace(outbox_key, version=row["version"])
+        return QueuedNotification(str(following), row["correlation_id"])
 
     def close(self) -> None:
         for gateway in set(self.gateways.values()):

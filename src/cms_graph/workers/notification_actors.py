@@ -2,9 +2,9 @@
 
 The notification projection announces each new outbox row once its batch has committed,
 and ``send_notifications`` sends one ``send_citizen_notification`` message per row, with
-the correlation id of the event that the row is about. The
-sweeper sends ``sweep_citizen_notifications`` every ``CMS_SWEEP_SECONDS``, which finds
-rows that no message handled (a lost message, a worker that died) and sends them again.
+the correlation id of the event that the row is about. The sweeper sends
+``sweep_citizen_notifications`` every ``CMS_SWEEP_SECONDS``, which finds rows that no
+message handled (a lost message, a worker that died) and sends them again.
 """
 
 from __future__ import annotations
