@@ -198,7 +198,7 @@ class StoreCollector(Collector):
         except _DATABASE_ERRORS as error:
             # Logged once per outage, not at every scrape.
             if not self._was_down:
-                logger.warning("metrics: cannot read the database: %s", error)
+                logger.warning("metrics: reading the database failed: %s", error)
             self._was_down = True
             families.up.add_metric([], 0)
             yield families.up
