@@ -105,6 +105,19 @@ def read_progress(
     return progress
 
 
+def read_store_progress(
+    cursor: Cursor,
+    event_store: ComplaintEventStore,
+    dialect: Dialect,
+    names: Iterable[str],
+    now: datetime,
+) -> list[ProjectionProgress]:
+    """Read the head of the event store's log, then each named projection's progress."""
+    log = EventLogTable.of(event_store, dialect)
+    head = read_head(cursor, log)
+    return read_progress(cursor, log, event_store.mapper, names, head, now)
+
+
 def _recorded_at(mapper: Mapper[Any], row: Row) -> datetime:
     """Return the library timestamp of the stored event in ``row``: when it was recorded."""
     stored = StoredEvent(
@@ -160,5 +173,6 @@ __all__ = [
     "read_failed_webhooks",
     "read_head",
     "read_progress",
+    "read_store_progress",
     "read_unsent_notifications",
 ]
