@@ -33,7 +33,7 @@ class QueueKind(StrEnum):
     READY = "ready"
     # Sent with a delay (deadline timers): held until due, then moved to the ready queue.
     DELAYED = "delayed"
-    # Failed after the last retry. Dramatiq's Redis broker keeps them for 7 days.
+    # Failed after the last retry. Dramatiq 2.2's Redis broker keeps them 7 days by default.
     DEAD = "dead"
 
 
