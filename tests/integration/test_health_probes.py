@@ -280,8 +280,8 @@ def always_fails() -> None:
 
 
 def wait_for_sample(client: httpx.Client, name: str, value: float, **labels: str) -> float | None:
-    """Scrape until the sample has ``value``, for at most WAIT_LIMIT_SECONDS; return the
-    last value seen."""
+    """Scrape until the sample has ``value``, for at most WAIT_LIMIT_SECONDS, and return
+    the last value seen."""
     seen = None
     for _ in range(int(WAIT_LIMIT_SECONDS * 10)):
         seen = sample(scrape(client), name, **labels)
@@ -325,7 +325,7 @@ def test_worker_heartbeat_seen(tmp_path: Path, redis_broker: RedisBroker) -> Non
     app = create_app(
         settings, container=build_container(settings), run_workers=False, broker=redis_broker
     )
-    # A broker of its own stands for a worker process: its heartbeats carry another id.
+    # A second broker acts as a worker process, because its heartbeats carry another id.
     worker_broker = RedisBroker(client=redis_broker.client, namespace=redis_broker.namespace)
     worker_broker.declare_queue("projections")
     with serving(app) as client:

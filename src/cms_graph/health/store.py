@@ -72,7 +72,7 @@ def read_progress(
     """Return the position, lag and lag age of each named projection.
 
     One query reads every position row together with the first event after it. The
-    extra row with position 0 stands for projections that have no position row yet,
+    extra row with position 0 is used for projections that have no position row yet,
     because their runner has not finished a batch.
     """
     column, table = log.id_column, log.table
