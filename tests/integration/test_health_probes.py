@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import threading
 from collections.abc import Coroutine, Iterator
@@ -27,6 +28,7 @@ from dramatiq.brokers.redis import RedisBroker
 from cms_graph.adapters.clock import ManualClock
 from cms_graph.application.citizen_notifications import SendOutcome
 from cms_graph.bootstrap import build_container
+from cms_graph.health.broker import BrokerProbe, BrokerReading
 from cms_graph.web import create_app
 from tests.conftest import make_settings
 from tests.integration.test_operations import lodge, sample, scrape, serving
@@ -197,6 +199,24 @@ def test_broker_down_reported(tmp_path: Path) -> None:
     assert sample(samples, "cms_broker_up") == 0.0
     assert depths == []
     assert sample(samples, "cms_database_up") == 1.0
+
+
+def test_broker_outage_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    broker = RedisBroker(url=f"redis://127.0.0.1:{free_port()}/9", namespace="cms-ops-down")
+    probe = BrokerProbe(lambda: broker, PROBE_TIMEOUT_SECONDS)
+    with caplog.at_level(logging.WARNING, logger="cms_graph.health.broker"):
+        first = probe.read()
+        second = probe.read()
+    probe.close()
+
+    failures = [
+        record
+        for record in caplog.records
+        if "reading the Redis broker failed" in record.getMessage()
+    ]
+    assert first == BrokerReading(up=False)
+    assert second == BrokerReading(up=False)
+    assert len(failures) == 1
 
 
 @pytest.fixture

@@ -64,6 +64,7 @@ class BrokerProbe:
         # A broker and the client to its Redis server, built on first use.
         self._redis: tuple[RedisBroker, redis.Redis] | None = None
         self._lock = threading.Lock()
+        self._read_failed = False
 
     def status(self) -> str:
         """Return ``ok``, ``not started`` or ``failed: <error type>`` for /readyz."""
@@ -90,10 +91,17 @@ class BrokerProbe:
             return BrokerReading(up=True, depths=_stub_depths(broker))
         if isinstance(broker, RedisBroker):
             try:
-                return self._read_redis(broker)
+                reading = self._read_redis(broker)
             except redis.RedisError as error:
-                logger.warning("metrics: reading the Redis broker failed: %s", error)
+                # Logged once per outage, not at every scrape.
+                if not self._read_failed:
+                    logger.warning("metrics: reading the Redis broker failed: %s", error)
+                self._read_failed = True
                 return BrokerReading(up=False)
+            if self._read_failed:
+                logger.info("metrics: the Redis broker is readable again")
+            self._read_failed = False
+            return reading
         # NOTE: RabbitMQ queues are not measured. RabbitMQ reports a queue's size only
         # through a passive queue declaration, and Dramatiq's RabbitmqBroker opens one
         # connection per thread for that, so scrapes from the thread pool would leave
