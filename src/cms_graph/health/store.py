@@ -149,6 +149,8 @@ def read_unsent_notifications(cursor: Cursor) -> dict[tuple[str, str], int]:
     counts = {
         (channel.value, status): 0 for channel in NotificationChannel for status in UNSENT_STATUSES
     }
+    # The statuses are literals, not parameters, so that the planner can match the query
+    # to the predicate of the partial index citizen_notification_outbox_unsent.
     cursor.execute(
         "SELECT channel, status, count(*) AS messages FROM citizen_notification_outbox"
         " WHERE status IN ('FAILED', 'SKIPPED') GROUP BY channel, status"
