@@ -43,11 +43,9 @@ from cms_graph.bootstrap import Container
 from cms_graph.domain.deadlines import DeadlineStep
 from cms_graph.health.broker import BrokerProbe
 from cms_graph.health.store import (
-    EventLogTable,
     read_escalation_counts,
     read_failed_webhooks,
-    read_head,
-    read_progress,
+    read_store_progress,
     read_unsent_notifications,
 )
 
@@ -64,8 +62,8 @@ MAX_OPERATION_NAME_LENGTH = 100
 _HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _DATABASE_ERRORS = (psycopg.Error, sqlite3.Error)
 _DATABASE_UP_HELP = (
-    "1 when this scrape read the database within CMS_PROBE_TIMEOUT_SECONDS, else 0;"
-    " at 0 the other database families have no samples."
+    "1 when this scrape read the database within CMS_PROBE_TIMEOUT_SECONDS, else 0."
+    " At 0 the other database families have no samples."
 )
 
 
@@ -122,8 +120,8 @@ class StoreFamilies:
     lag_seconds: GaugeMetricFamily = field(
         default_factory=lambda: GaugeMetricFamily(
             "cms_projection_lag_seconds",
-            "Seconds since the oldest event the projection has not applied was recorded;"
-            " 0 when it has applied every event.",
+            "Seconds since the oldest event the projection has not applied was recorded,"
+            " or 0 when it has applied every event.",
             labels=["projection"],
         )
     )
@@ -131,7 +129,7 @@ class StoreFamilies:
         default_factory=lambda: CounterMetricFamily(
             "cms_escalations_recorded",
             "Escalations for a missed deadline in the escalation log, by deadline step,"
-            " made by any process; every API process reports the same total.",
+            " made by any process. Every API process reports the same total.",
             labels=["deadline"],
         )
     )
@@ -180,16 +178,13 @@ class StoreCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         families = StoreFamilies()
         database = self._container.database
-        log = EventLogTable.of(self._container.event_store, database.dialect)
         try:
             with database.probe(self._container.settings.probe_timeout_seconds) as cursor:
-                head = read_head(cursor, log)
-                progress = read_progress(
+                progress = read_store_progress(
                     cursor,
-                    log,
-                    self._container.event_store.mapper,
+                    self._container.event_store,
+                    database.dialect,
                     [runner.name for runner in self._container.projections],
-                    head,
                     datetime.now(UTC),
                 )
                 escalations = read_escalation_counts(cursor)
@@ -198,7 +193,7 @@ class StoreCollector(Collector):
         except _DATABASE_ERRORS as error:
             # Logged once per outage, not at every scrape.
             if not self._was_down:
-                logger.warning("metrics: cannot read the database: %s", error)
+                logger.warning("metrics: reading the database failed: %s", error)
             self._was_down = True
             families.up.add_metric([], 0)
             yield families.up
@@ -249,8 +244,8 @@ class BrokerCollector(Collector):
         families = [
             GaugeMetricFamily(
                 "cms_broker_up",
-                "1 when this scrape read the broker within CMS_PROBE_TIMEOUT_SECONDS, else 0;"
-                " no sample on RabbitMQ or before the app has started.",
+                "1 when this scrape read the broker within CMS_PROBE_TIMEOUT_SECONDS, else 0."
+                " It has no sample on RabbitMQ or before the app has started.",
             ),
             GaugeMetricFamily(
                 "cms_queue_depth_messages",
@@ -261,8 +256,8 @@ class BrokerCollector(Collector):
             ),
             GaugeMetricFamily(
                 "cms_dramatiq_heartbeat_age_seconds",
-                "Seconds since the latest Dramatiq heartbeat on Redis from another process;"
-                " workers record one at every fetch, API processes at every send.",
+                "Seconds since the latest Dramatiq heartbeat on Redis from another process."
+                " Workers record one at every fetch, API processes at every send.",
             ),
             GaugeMetricFamily(
                 "cms_dramatiq_live_processes",

@@ -121,7 +121,7 @@ class Settings(BaseSettings):
         ge=0,
         le=86_400,
         description="/readyz returns 503 when a projection has not applied an event recorded"
-        " this many seconds ago; 0 turns the check off",
+        " this many seconds ago, or never when set to 0",
     )
     # Complainant notifications. Without a gateway URL, messages of that channel are
     # appended to CMS_DATA_DIR/sent_messages.jsonl instead (the embedded default).

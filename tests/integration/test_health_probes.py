@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import threading
 from collections.abc import Coroutine, Iterator
@@ -27,6 +28,7 @@ from dramatiq.brokers.redis import RedisBroker
 from cms_graph.adapters.clock import ManualClock
 from cms_graph.application.citizen_notifications import SendOutcome
 from cms_graph.bootstrap import build_container
+from cms_graph.health.broker import BrokerProbe, BrokerReading
 from cms_graph.web import create_app
 from tests.conftest import make_settings
 from tests.integration.test_operations import lodge, sample, scrape, serving
@@ -199,6 +201,24 @@ def test_broker_down_reported(tmp_path: Path) -> None:
     assert sample(samples, "cms_database_up") == 1.0
 
 
+def test_broker_outage_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    broker = RedisBroker(url=f"redis://127.0.0.1:{free_port()}/9", namespace="cms-ops-down")
+    probe = BrokerProbe(lambda: broker, PROBE_TIMEOUT_SECONDS)
+    with caplog.at_level(logging.WARNING, logger="cms_graph.health.broker"):
+        first = probe.read()
+        second = probe.read()
+    probe.close()
+
+    failures = [
+        record
+        for record in caplog.records
+        if "reading the Redis broker failed" in record.getMessage()
+    ]
+    assert first == BrokerReading(up=False)
+    assert second == BrokerReading(up=False)
+    assert len(failures) == 1
+
+
 @pytest.fixture
 def hour_old_events(monkeypatch: pytest.MonkeyPatch) -> datetime:
     """Make every new event record a timestamp one hour in the past."""
@@ -280,8 +300,8 @@ def always_fails() -> None:
 
 
 def wait_for_sample(client: httpx.Client, name: str, value: float, **labels: str) -> float | None:
-    """Scrape until the sample has ``value``, for at most WAIT_LIMIT_SECONDS; return the
-    last value seen."""
+    """Scrape until the sample has ``value``, for at most WAIT_LIMIT_SECONDS, and return
+    the last value seen."""
     seen = None
     for _ in range(int(WAIT_LIMIT_SECONDS * 10)):
         seen = sample(scrape(client), name, **labels)
@@ -325,7 +345,7 @@ def test_worker_heartbeat_seen(tmp_path: Path, redis_broker: RedisBroker) -> Non
     app = create_app(
         settings, container=build_container(settings), run_workers=False, broker=redis_broker
     )
-    # A broker of its own stands for a worker process: its heartbeats carry another id.
+    # A second broker acts as a worker process, because its heartbeats carry another id.
     worker_broker = RedisBroker(client=redis_broker.client, namespace=redis_broker.namespace)
     worker_broker.declare_queue("projections")
     with serving(app) as client:

@@ -265,7 +265,7 @@ def test_escalation_counter(client: httpx.Client, container: Container, clock: M
 def test_escalation_counter_other_process(tmp_path: Path, postgres_url: str) -> None:
     settings = make_settings(tmp_path, postgres_url)
     api = build_container(settings)
-    # A second container on the same database stands for a 'cms-graph worker' process.
+    # A second container on the same database acts as a 'cms-graph worker' process.
     worker_clock = ManualClock(datetime.now(UTC))
     worker = build_container(settings, clock=worker_clock)
     try:

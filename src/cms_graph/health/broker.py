@@ -19,13 +19,11 @@ import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.common import dq_name, q_name, xq_name
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 logger = logging.getLogger(__name__)
-
-DELAY_SUFFIX = ".DQ"
-DEAD_LETTER_SUFFIX = ".XQ"
 
 
 class QueueKind(StrEnum):
@@ -35,7 +33,7 @@ class QueueKind(StrEnum):
     READY = "ready"
     # Sent with a delay (deadline timers): held until due, then moved to the ready queue.
     DELAYED = "delayed"
-    # Failed after the last retry; Dramatiq's Redis broker keeps them for 7 days.
+    # Failed after the last retry. Dramatiq 2.2's Redis broker keeps them 7 days by default.
     DEAD = "dead"
 
 
@@ -63,8 +61,10 @@ class BrokerProbe:
     ) -> None:
         self._broker = broker
         self._timeout = timeout_seconds
-        self._clients: dict[int, redis.Redis] = {}
+        # A broker and the client to its Redis server, built on first use.
+        self._redis: tuple[RedisBroker, redis.Redis] | None = None
         self._lock = threading.Lock()
+        self._read_failed = False
 
     def status(self) -> str:
         """Return ``ok``, ``not started`` or ``failed: <error type>`` for /readyz."""
@@ -91,10 +91,17 @@ class BrokerProbe:
             return BrokerReading(up=True, depths=_stub_depths(broker))
         if isinstance(broker, RedisBroker):
             try:
-                return self._read_redis(broker)
+                reading = self._read_redis(broker)
             except redis.RedisError as error:
-                logger.warning("metrics: cannot read the Redis broker: %s", error)
+                # Logged once per outage, not at every scrape.
+                if not self._read_failed:
+                    logger.warning("metrics: reading the Redis broker failed: %s", error)
+                self._read_failed = True
                 return BrokerReading(up=False)
+            if self._read_failed:
+                logger.info("metrics: the Redis broker is readable again")
+            self._read_failed = False
+            return reading
         # NOTE: RabbitMQ queues are not measured. RabbitMQ reports a queue's size only
         # through a passive queue declaration, and Dramatiq's RabbitmqBroker opens one
         # connection per thread for that, so scrapes from the thread pool would leave
@@ -110,11 +117,11 @@ class BrokerProbe:
         for queue in queues:
             keys.append((queue, QueueKind.READY))
             pipeline.hlen(f"{broker.namespace}:{queue}.msgs")
-            if queue + DELAY_SUFFIX in delayed:
+            if dq_name(queue) in delayed:
                 keys.append((queue, QueueKind.DELAYED))
-                pipeline.hlen(f"{broker.namespace}:{queue}{DELAY_SUFFIX}.msgs")
+                pipeline.hlen(f"{broker.namespace}:{dq_name(queue)}.msgs")
             keys.append((queue, QueueKind.DEAD))
-            pipeline.hlen(f"{broker.namespace}:{queue}{DEAD_LETTER_SUFFIX}.msgs")
+            pipeline.hlen(f"{broker.namespace}:{xq_name(queue)}.msgs")
         pipeline.zrange(f"{broker.namespace}:__heartbeats__", 0, -1, withscores=True)
         *counts, heartbeats = pipeline.execute()
 
@@ -133,36 +140,35 @@ class BrokerProbe:
     def _client(self, broker: RedisBroker) -> redis.Redis:
         """Return a client to the broker's Redis server with timeouts and no retries."""
         with self._lock:
-            client = self._clients.get(id(broker))
-            if client is None:
-                pool = broker.client.connection_pool
-                options: dict[str, Any] = {
-                    **pool.connection_kwargs,
-                    "socket_timeout": self._timeout,
-                    "socket_connect_timeout": self._timeout,
-                    "retry": Retry(NoBackoff(), 0),
-                }
-                client = redis.Redis(
-                    connection_pool=redis.ConnectionPool(
-                        connection_class=pool.connection_class, max_connections=4, **options
-                    )
+            if self._redis is not None and self._redis[0] is broker:
+                return self._redis[1]
+            if self._redis is not None:
+                self._redis[1].close()
+            pool = broker.client.connection_pool
+            options: dict[str, Any] = {
+                **pool.connection_kwargs,
+                "socket_timeout": self._timeout,
+                "socket_connect_timeout": self._timeout,
+                "retry": Retry(NoBackoff(), 0),
+            }
+            client = redis.Redis(
+                connection_pool=redis.ConnectionPool(
+                    connection_class=pool.connection_class, max_connections=4, **options
                 )
-                self._clients = {id(broker): client}
+            )
+            self._redis = (broker, client)
             return client
 
     def close(self) -> None:
+        """Close the Redis client of the probe, if it has opened one."""
         with self._lock:
-            for client in self._clients.values():
-                client.close()
-            self._clients = {}
+            if self._redis is not None:
+                self._redis[1].close()
+            self._redis = None
 
 
 def _base_queues(broker: dramatiq.Broker) -> set[str]:
-    return {
-        name
-        for name in broker.get_declared_queues()
-        if not name.endswith((DELAY_SUFFIX, DEAD_LETTER_SUFFIX))
-    }
+    return {name for name in broker.get_declared_queues() if q_name(name) == name}
 
 
 def _stub_depths(broker: StubBroker) -> dict[tuple[str, QueueKind], int]:
@@ -170,11 +176,11 @@ def _stub_depths(broker: StubBroker) -> dict[tuple[str, QueueKind], int]:
     depths = {}
     for queue in sorted(_base_queues(broker)):
         depths[(queue, QueueKind.READY)] = broker.queues[queue].qsize()
-        if queue + DELAY_SUFFIX in broker.queues:
-            depths[(queue, QueueKind.DELAYED)] = broker.queues[queue + DELAY_SUFFIX].qsize()
+        if dq_name(queue) in broker.queues:
+            depths[(queue, QueueKind.DELAYED)] = broker.queues[dq_name(queue)].qsize()
         # The consumer of a delay queue files its dead letters under the delay queue.
         dead = broker.dead_letters_by_queue.get(queue, [])
-        dead_delayed = broker.dead_letters_by_queue.get(queue + DELAY_SUFFIX, [])
+        dead_delayed = broker.dead_letters_by_queue.get(dq_name(queue), [])
         depths[(queue, QueueKind.DEAD)] = len(dead) + len(dead_delayed)
     return depths
 

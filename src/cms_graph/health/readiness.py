@@ -9,7 +9,7 @@ from typing import Any
 
 from cms_graph.bootstrap import Container
 from cms_graph.health.broker import BrokerProbe
-from cms_graph.health.store import EventLogTable, ProjectionProgress, read_head, read_progress
+from cms_graph.health.store import ProjectionProgress, read_store_progress
 
 logger = logging.getLogger(__name__)
 
@@ -29,16 +29,9 @@ def readiness(
     progress: list[ProjectionProgress] | None = None
     try:
         database = container.database
-        log = EventLogTable.of(container.event_store, database.dialect)
         with database.probe(settings.probe_timeout_seconds) as cursor:
-            head = read_head(cursor, log)
-            progress = read_progress(
-                cursor,
-                log,
-                container.event_store.mapper,
-                names,
-                head,
-                now or datetime.now(UTC),
+            progress = read_store_progress(
+                cursor, container.event_store, database.dialect, names, now or datetime.now(UTC)
             )
         report["checks"]["eventStore"] = "ok"
     except Exception as error:  # any failure means not ready, and the probe must return

@@ -72,7 +72,7 @@ def read_progress(
     """Return the position, lag and lag age of each named projection.
 
     One query reads every position row together with the first event after it. The
-    extra row with position 0 stands for projections that have no position row yet,
+    extra row with position 0 is used for projections that have no position row yet,
     because their runner has not finished a batch.
     """
     column, table = log.id_column, log.table
@@ -103,6 +103,19 @@ def read_progress(
             )
         )
     return progress
+
+
+def read_store_progress(
+    cursor: Cursor,
+    event_store: ComplaintEventStore,
+    dialect: Dialect,
+    names: Iterable[str],
+    now: datetime,
+) -> list[ProjectionProgress]:
+    """Read the head of the event store's log, then each named projection's progress."""
+    log = EventLogTable.of(event_store, dialect)
+    head = read_head(cursor, log)
+    return read_progress(cursor, log, event_store.mapper, names, head, now)
 
 
 def _recorded_at(mapper: Mapper[Any], row: Row) -> datetime:
@@ -136,6 +149,8 @@ def read_unsent_notifications(cursor: Cursor) -> dict[tuple[str, str], int]:
     counts = {
         (channel.value, status): 0 for channel in NotificationChannel for status in UNSENT_STATUSES
     }
+    # The statuses are literals, not parameters, so that the planner can match the query
+    # to the predicate of the partial index citizen_notification_outbox_unsent.
     cursor.execute(
         "SELECT channel, status, count(*) AS messages FROM citizen_notification_outbox"
         " WHERE status IN ('FAILED', 'SKIPPED') GROUP BY channel, status"
@@ -160,5 +175,6 @@ __all__ = [
     "read_failed_webhooks",
     "read_head",
     "read_progress",
+    "read_store_progress",
     "read_unsent_notifications",
 ]
