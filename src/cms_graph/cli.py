@@ -212,20 +212,17 @@ def projections_status(max_lag_seconds: float | None) -> None:
     recorded: it keeps rising while a projection is stuck or its worker is stopped.
     With --max-lag-seconds, a script or a cron job can use the exit status as a check.
     """
-    from cms_graph.health.store import EventLogTable, read_head, read_progress
+    from cms_graph.health.store import read_store_progress
 
-    settings = _settings()
-    container = _container(settings)
+    container = _container(_settings())
     try:
         database = container.database
-        log = EventLogTable.of(container.event_store, database.dialect)
         with database.read() as cursor:
-            progress = read_progress(
+            progress = read_store_progress(
                 cursor,
-                log,
-                container.event_store.mapper,
+                container.event_store,
+                database.dialect,
                 [runner.name for runner in container.projections],
-                read_head(cursor, log),
                 datetime.now(UTC),
             )
         for entry in progress:
