@@ -114,12 +114,12 @@ TIMELINE_COLUMNS = (
 
 
 class ComplaintViewProjector:
-    """Writes each complaint a batch changes once, with its values after the batch.
+    """Projector of complaints_view and its timeline that writes each complaint once per batch.
 
-    ``apply`` only collects: the row of a complaint lodged in the batch, or the columns
+    ``apply`` only collects the row of a complaint lodged in the batch, or the columns
     that the batch's events change in an existing row, and one timeline row per event.
-    ``end_batch`` writes them, so a complaint with five events in a batch costs one
-    statement, not five.
+    ``end_batch`` writes them with the values after the batch, so a complaint with five
+    events in a batch costs one statement, not five.
     """
 
     name = "complaints"
