@@ -211,8 +211,6 @@ class ComplaintViewProjector:
     def _changes_for(self, event: Complaint.Event) -> dict[str, Any]:
         """Return the view columns an event changes besides the deadline state."""
         changes = event_changes(event)
-        if isinstance(event, Complaint.LegacyRecordImported):
-            changes["legacy_reference"] = f"{event.source}:{event.reference}"
         if "unit_id" in changes:
             changes["unit_path"] = self.unit_path(changes["unit_id"])
         return changes
@@ -262,7 +260,7 @@ class ComplaintViewProjector:
         for columns, rows in by_columns.items():
             assignments = ", ".join(f"{column} = :{column}" for column in columns)
             cursor.executemany(
-                # The column names come from fixed keys in this module, never from input.
+                # The column names are fixed keys of event_changes and DeadlineState, never input.
                 f"UPDATE complaints_view SET {assignments}"  # noqa: S608
                 " WHERE complaint_id = :complaint_id",
                 rows,
