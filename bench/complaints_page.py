@@ -267,12 +267,13 @@ def run_load(
     return asyncio.run(_load_with_httpx(endpoint, token, name, arguments.clients, seconds))
 
 
-def cpu_seconds(pids: Iterable[int]) -> float:
-    """Return the user and system CPU time that the processes have used, in seconds.
+def cpu_seconds(pids: Iterable[int]) -> dict[int, float]:
+    """Return the user and system CPU time that each process has used, in seconds.
 
-    A process that has exited counts as zero.
+    A process that has exited is left out.
     """
-    ticks = 0
+    ticks_per_second = os.sysconf("SC_CLK_TCK")
+    seconds = {}
     for pid in pids:
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
@@ -281,8 +282,13 @@ def cpu_seconds(pids: Iterable[int]) -> float:
         # The command name is in brackets and may contain spaces, so split after it.
         # utime and stime are fields 14 and 15 of the whole line (proc(5)).
         fields = stat.rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / ticks_per_second
+    return seconds
+
+
+def cpu_seconds_since(before: dict[int, float], after: dict[int, float]) -> float:
+    """Return the CPU seconds that the processes in ``after`` used since ``before``."""
+    return sum(used - before.get(pid, 0.0) for pid, used in after.items())
 
 
 def backend_pids(database: str) -> list[int]:
@@ -306,19 +312,18 @@ def measured_load(
     """Run one timed load and add the CPU time of the server and of PostgreSQL to it.
 
     PostgreSQL runs on this machine, so its backends' CPU time is read from /proc like
-    the server's. A backend that starts during the load counts with all its CPU time.
+    the server's. A backend that starts during the load counts with all its CPU time,
+    and one that exits during it is left out, so that it cannot subtract its earlier time.
     """
-    backends = backend_pids(database)
     server_before = cpu_seconds([server_pid])
-    database_before = cpu_seconds(backends)
+    database_before = cpu_seconds(backend_pids(database))
     load = run_load(arguments, endpoint, token, name, arguments.seconds, work)
     server_after = cpu_seconds([server_pid])
-    backends_after = backend_pids(database)
-    database_after = cpu_seconds(set(backends) | set(backends_after))
+    database_after = cpu_seconds(backend_pids(database))
     return replace(
         load,
-        server_cpu=server_after - server_before,
-        database_cpu=database_after - database_before,
+        server_cpu=cpu_seconds_since(server_before, server_after),
+        database_cpu=cpu_seconds_since(database_before, database_after),
     )
 
 

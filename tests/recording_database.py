@@ -37,6 +37,6 @@ class RecordingDatabase:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._database, name)
 
-    def count_statements(self) -> int:
+    def count_star_statements(self) -> int:
         """Return how many recorded statements contain COUNT(*)."""
         return sum("COUNT(*)" in statement for statement in self.statements)

@@ -42,7 +42,7 @@ def test_page_without_total_skips_count(container: Container, recorded: Recordin
 
     assert len(data["complaints"]["edges"]) == 2
     assert recorded.statements
-    assert recorded.count_statements() == 0
+    assert recorded.count_star_statements() == 0
 
 
 @pytest.mark.parametrize(
@@ -65,7 +65,7 @@ def test_selected_total_is_counted(
     connection = run(container, query)["complaints"]
 
     assert connection[key] == COMPLAINTS
-    assert recorded.count_statements() == 1
+    assert recorded.count_star_statements() == 1
 
 
 def test_total_under_skip_still_counted(container: Container, recorded: RecordingDatabase) -> None:
@@ -73,7 +73,7 @@ def test_total_under_skip_still_counted(container: Container, recorded: Recordin
 
     assert run(container, query, {"skip": False})["complaints"]["totalCount"] == COMPLAINTS
     assert run(container, query, {"skip": True})["complaints"] == {}
-    assert recorded.count_statements() == 2
+    assert recorded.count_star_statements() == 2
 
 
 def test_edge_cursors_match_records(container: Container, recorded: RecordingDatabase) -> None:
@@ -114,4 +114,4 @@ def test_page_count_total_false(container: Container, recorded: RecordingDatabas
 
     assert len(page.records) == 2
     assert page.total_count is None
-    assert recorded.count_statements() == 0
+    assert recorded.count_star_statements() == 0

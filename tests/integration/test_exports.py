@@ -108,7 +108,7 @@ def test_export_counts_first_page_only(container: Container) -> None:
     export = container.exports.export(SDPO, ComplaintFilter(), ["trackingNumber"])
 
     assert export.row_count == 5
-    assert recording.count_statements() == 1
+    assert recording.count_star_statements() == 1
 
 
 def test_export_follows_filter(container: Container) -> None:

@@ -152,7 +152,7 @@ def test_webhooks_not_rebuildable(container: Container) -> None:
 
 
 def test_rebuild_keeps_index_names(container: Container) -> None:
-    # Later migrations name indexes; a switched-over table must still carry those names.
+    # Later migrations name indexes, so a switched-over table must still carry them.
     lodge_many(container, 3)
     projector = build_projectors(container.settings, container.units)["complaints"]
     before = {table: index_names(container, table) for table in projector.tables}
@@ -242,7 +242,7 @@ def test_cli_status_shows_lag_age(tmp_path: Path) -> None:
     container = build_container(make_settings(tmp_path))
     try:
         lodge_many(container, 2)
-        # One more lodging: the complaint view applies it inline, the others lag behind.
+        # The complaint view applies one more lodging inline, and the others lag behind.
         container.complaints.lodge(Principal.anonymous(), lodge_command())
         head = container.event_store.recorder.max_notification_id()
     finally:
@@ -259,7 +259,7 @@ def test_cli_status_shows_lag_age(tmp_path: Path) -> None:
 def test_cli_status_exit_on_lag(tmp_path: Path) -> None:
     container = build_container(make_settings(tmp_path))
     try:
-        # The complaint view applies this lodging inline; the other projections lag.
+        # The complaint view applies this lodging inline, and the other projections lag.
         container.complaints.lodge(Principal.anonymous(), lodge_command())
     finally:
         container.close()

@@ -64,9 +64,11 @@ class Cursor(Protocol):
     def insert_rows(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:
-        """Insert rows of values in the order of ``columns``: with COPY on PostgreSQL,
-        or with executemany inside pipeline() and on SQLite. ``table`` and ``columns``
-        go into the SQL as they are, so they must be fixed names, never input."""
+        """Insert rows whose values follow the order of ``columns``.
+
+        PostgreSQL uses COPY, or executemany inside pipeline(), and SQLite uses
+        executemany. ``table`` and ``columns`` go into the SQL as they are, so they must
+        be fixed names, never input."""
         ...
 
     def fetchone(self) -> Row | None: ...

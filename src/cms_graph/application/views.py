@@ -51,7 +51,7 @@ class ComplaintRecord:
     deadline_step: str | None
     fir_number: str | None
     fir_registered_at: datetime | None
-    # "<source>:<legacy id>" of an imported complaint; None for one lodged here.
+    # "<source>:<legacy id>" of an imported complaint, or None for one lodged here.
     legacy_reference: str | None = None
 
     @classmethod

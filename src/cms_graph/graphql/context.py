@@ -74,9 +74,11 @@ def principal_from_header(authorization: str | None, tokens: TokenService) -> Pr
     return tokens.verify(token.strip())
 
 
-# The X-Correlation-ID values kept as they are; any other value is replaced by a new id.
-# "/" is accepted because upstream trace ids often contain it ("TRACE/SPAN"), and the id is
-# only ever stored, logged and sent back, never used as a path or parsed.
+# Pattern of the X-Correlation-ID values kept as they are. Any other value is replaced by
+# a new id.
+# "/" is accepted because some upstream trace ids contain it, such as the TRACE_ID/SPAN_ID
+# of Google Cloud's X-Cloud-Trace-Context. The id is only stored, logged and sent back,
+# never used as a path or parsed.
 CORRELATION_ID_FORMAT = r"[A-Za-z0-9._:/-]{1,100}"
 _CORRELATION_ID = re.compile(CORRELATION_ID_FORMAT)
 

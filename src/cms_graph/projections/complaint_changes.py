@@ -45,6 +45,8 @@ def event_changes(event: Complaint.Event) -> dict[str, Any]:
         return {"withdrawn_at": at}
     if isinstance(event, Complaint.FirRegistered):
         return {"fir_number": event.fir_number, "fir_registered_at": event.registered_at}
+    if isinstance(event, Complaint.LegacyRecordImported):
+        return {"legacy_reference": f"{event.source}:{event.reference}"}
     return {}
 
 

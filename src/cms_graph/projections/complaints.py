@@ -114,12 +114,12 @@ TIMELINE_COLUMNS = (
 
 
 class ComplaintViewProjector:
-    """Writes each complaint a batch changes once, with its values after the batch.
+    """Projector of complaints_view and its timeline that writes each complaint once per batch.
 
-    ``apply`` only collects: the row of a complaint lodged in the batch, or the columns
+    ``apply`` only collects the row of a complaint lodged in the batch, or the columns
     that the batch's events change in an existing row, and one timeline row per event.
-    ``end_batch`` writes them, so a complaint with five events in a batch costs one
-    statement, not five.
+    ``end_batch`` writes them with the values after the batch, so a complaint with five
+    events in a batch costs one statement, not five.
     """
 
     name = "complaints"
@@ -211,8 +211,6 @@ class ComplaintViewProjector:
     def _changes_for(self, event: Complaint.Event) -> dict[str, Any]:
         """Return the view columns an event changes besides the deadline state."""
         changes = event_changes(event)
-        if isinstance(event, Complaint.LegacyRecordImported):
-            changes["legacy_reference"] = f"{event.source}:{event.reference}"
         if "unit_id" in changes:
             changes["unit_path"] = self.unit_path(changes["unit_id"])
         return changes
@@ -262,7 +260,7 @@ class ComplaintViewProjector:
         for columns, rows in by_columns.items():
             assignments = ", ".join(f"{column} = :{column}" for column in columns)
             cursor.executemany(
-                # The column names come from fixed keys in this module, never from input.
+                # The column names are fixed keys of event_changes and DeadlineState, never input.
                 f"UPDATE complaints_view SET {assignments}"  # noqa: S608
                 " WHERE complaint_id = :complaint_id",
                 rows,

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 # From this many events on, a batch's end_batch runs outside the pipeline so that it can
 # COPY its rows. Below it, the round trips that COPY adds cost more than it saves per row.
 # NOTE: the crossover, 20 to 100 rows, was measured on one machine with PostgreSQL on
-# localhost, and a server farther away moves it up.
+# localhost (docs/benchmarks.md). A server with longer round trips likely moves it up.
 BULK_BATCH_EVENTS = 64
 
 
@@ -128,7 +128,8 @@ class ProjectionRunner:
                 prepare_batch = getattr(self.projector, "prepare_batch", None)
                 if prepare_batch is not None:
                     prepare_batch(cursor, events)
-            # psycopg rejects COPY in pipeline mode.
+            # A bulk batch runs end_batch after the pipeline, because psycopg rejects COPY
+            # in pipeline mode.
             bulk = len(pending) >= BULK_BATCH_EVENTS
             with cursor.pipeline():
                 for index, notification in enumerate(pending):
