@@ -259,13 +259,11 @@ def projections_rebuild(name: str) -> None:
         NOT_REBUILDABLE,
         RebuildError,
         rebuild,
-        why_not_rebuildable,
+        rebuild_refusal,
     )
 
     if name in NOT_REBUILDABLE:
-        raise click.ClickException(
-            f"projection {name} cannot be rebuilt: {why_not_rebuildable(name)}"
-        )
+        raise click.ClickException(rebuild_refusal(name))
     settings = _settings()
     container = _container(settings)
     try:

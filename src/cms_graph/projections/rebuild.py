@@ -56,9 +56,7 @@ def rebuild(
     progress: Callable[[int], None] = lambda _position: None,
 ) -> RebuildResult:
     if projector.name in NOT_REBUILDABLE:
-        raise RebuildError(
-            f"projection {projector.name} cannot be rebuilt: {why_not_rebuildable(projector.name)}"
-        )
+        raise RebuildError(rebuild_refusal(projector.name))
     started = time.perf_counter()
     if isinstance(database, PostgresDatabase):
         events = _rebuild_postgres(database, event_store, projector, batch_size, progress)
@@ -69,6 +67,11 @@ def rebuild(
     seconds = time.perf_counter() - started
     logger.info("projection %s rebuilt from %d events in %.1f s", projector.name, events, seconds)
     return RebuildResult(projector.name, events, seconds)
+
+
+def rebuild_refusal(name: str) -> str:
+    """Return the message that rejects a rebuild of projection ``name``, with the reason."""
+    return f"projection {name} cannot be rebuilt: {why_not_rebuildable(name)}"
 
 
 def why_not_rebuildable(name: str) -> str:
@@ -281,4 +284,11 @@ def _switch_sqlite(
     )
 
 
-__all__ = ["NOT_REBUILDABLE", "RebuildError", "RebuildResult", "rebuild", "why_not_rebuildable"]
+__all__ = [
+    "NOT_REBUILDABLE",
+    "RebuildError",
+    "RebuildResult",
+    "rebuild",
+    "rebuild_refusal",
+    "why_not_rebuildable",
+]
